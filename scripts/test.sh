@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Runs every suite (TypeScript, Python SDK, Go SDK, manifests) and ends with one line:
+# "N passed, N failed". Exits non-zero when anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+results="$root/.test-results"
+rm -rf "$results" && mkdir -p "$results"
+passed=0
+failed=0
+status=0
+
+add() { passed=$((passed + $1)); failed=$((failed + $2)); }
+
+if [ ! -d node_modules ]; then
+  npm ci --no-audit --no-fund || { echo "0 passed, 1 failed"; exit 1; }
+fi
+npm run build || { echo "0 passed, 1 failed"; exit 1; }
+[ -x scripts/install-tools.sh ] && { bash scripts/install-tools.sh || status=1; }
+
+# TypeScript: vitest writes a JSON report; its counts are summed with the others.
+npx vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json" || status=1
+if [ -f "$results/vitest.json" ]; then
+  read -r p f < <(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests, r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0) + (r.numFailedTestSuites && !r.numFailedTests ? r.numFailedTestSuites : 0))' "$results/vitest.json")
+  add "$p" "$f"
+else
+  add 0 1
+fi
+
+# Python SDK: its own virtual environment, created here.
+if [ -f sdk/python/pyproject.toml ]; then
+  venv="$root/.venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  if "$venv/bin/pip" install -q -e "sdk/python[test]"; then
+    "$venv/bin/python" -m pytest sdk/python/tests -q --junitxml="$results/pytest.xml"
+    rc=$?
+    [ $rc -ne 0 ] && status=1
+    if [ -f "$results/pytest.xml" ]; then
+      read -r p f < <(python3 - "$results/pytest.xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else list(root)
+t = sum(int(s.get("tests", 0)) for s in suites)
+bad = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+skip = sum(int(s.get("skipped", 0)) for s in suites)
+print(t - bad - skip, bad)
+PY
+)
+      add "$p" "$f"
+    else
+      add 0 1
+    fi
+  else
+    status=1
+    add 0 1
+  fi
+fi
+
+# Go SDK: standard library only, with the race detector.
+if [ -f sdk/go/go.mod ]; then
+  (cd sdk/go && go test -race -json ./... > "$results/go.json" 2> "$results/go.stderr")
+  rc=$?
+  [ $rc -ne 0 ] && status=1
+  read -r p f < <(node -e '
+    const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean)
+    let p = 0, f = 0
+    for (const l of lines) { try { const e = JSON.parse(l); if (e.Test && e.Action === "pass") p++; if (e.Test && e.Action === "fail") f++; if (!e.Test && e.Action === "fail") f += 0 } catch {} }
+    console.log(p, f)' "$results/go.json")
+  add "$p" "$f"
+  [ $rc -ne 0 ] && [ "$f" -eq 0 ] && add 0 1
+  grep -h '"Output"' "$results/go.json" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const l of s.split("\n")){try{const e=JSON.parse(l);if(e.Output&&/^(---|FAIL|ok|PASS)/.test(e.Output))process.stdout.write(e.Output)}catch{}}})'
+  cat "$results/go.stderr"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$status" -eq 0 ]

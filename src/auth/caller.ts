@@ -1,0 +1,36 @@
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type { Role } from "../config/schema.js"
+import { Forbidden, Unauthorized } from "./errors.js"
+
+/** Who is calling: a named token with roles, or anonymous. */
+export interface CallerInfo {
+  /** The token's name; undefined for an anonymous caller. */
+  readonly name: string | undefined
+  readonly roles: ReadonlySet<Role>
+  /** The services this caller may register; undefined means all. */
+  readonly services: ReadonlySet<string> | undefined
+}
+
+export class Caller extends Context.Tag("miko/auth/Caller")<Caller, CallerInfo>() {}
+
+export const anonymous: CallerInfo = { name: undefined, roles: new Set(), services: undefined }
+
+/** `admin` implies every other role. */
+export const hasRole = (caller: CallerInfo, role: Role): boolean => caller.roles.has("admin") || caller.roles.has(role)
+
+/** Fails with 401 for an anonymous caller and 403 for a token without the role. */
+export const requireRole = (role: Role): Effect.Effect<CallerInfo, Unauthorized | Forbidden, Caller> =>
+  Effect.flatMap(Caller, (caller): Effect.Effect<CallerInfo, Unauthorized | Forbidden> => {
+    if (hasRole(caller, role)) return Effect.succeed(caller)
+    return caller.name === undefined
+      ? Effect.fail(new Unauthorized({ message: `this operation needs a token with the ${role} role: send Authorization: Bearer <token>` }))
+      : Effect.fail(new Forbidden({ message: `token ${JSON.stringify(caller.name)} lacks the ${role} role` }))
+  })
+
+/** Whether the caller may write endpoints of `service` (role `register` and, when scoped, the service listed). */
+export const requireService = (service: string): Effect.Effect<CallerInfo, Unauthorized | Forbidden, Caller> =>
+  Effect.flatMap(requireRole("register"), (caller) =>
+    caller.services === undefined || caller.roles.has("admin") || caller.services.has(service)
+      ? Effect.succeed(caller)
+      : Effect.fail(new Forbidden({ message: `token ${JSON.stringify(caller.name)} may not register endpoints of service ${JSON.stringify(service)}` })))

@@ -1,0 +1,64 @@
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import { StorageError } from "../storage/errors.js"
+
+/** Runtime config changes, kept across restarts: dotted key → encoded value. */
+export class ConfigStore extends Context.Tag("miko/config/ConfigStore")<ConfigStore, {
+  readonly all: Effect.Effect<ReadonlyMap<string, unknown>, StorageError>
+  readonly put: (key: string, value: unknown) => Effect.Effect<void, StorageError>
+  readonly remove: (key: string) => Effect.Effect<void, StorageError>
+  readonly clear: Effect.Effect<void, StorageError>
+}>() {}
+
+const storageError = (action: string) => (error: { readonly message: string }) =>
+  new StorageError({ message: `${action}: ${error.message}` })
+
+/** The store in the `config_overrides` table of whatever `SqlClient` is provided. */
+export const layerSql: Layer.Layer<ConfigStore, never, SqlClient.SqlClient> = Layer.effect(
+  ConfigStore,
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    return ConfigStore.of({
+      all: sql<{ key: string; value: string }>`SELECT key, value FROM config_overrides ORDER BY key`.pipe(
+        Effect.map((rows) => new Map(rows.map((row) => [row.key, JSON.parse(row.value) as unknown]))),
+        Effect.mapError(storageError("reading runtime config changes"))
+      ),
+      put: (key, value) =>
+        sql`INSERT INTO config_overrides (key, value, updated_at)
+            VALUES (${key}, ${JSON.stringify(value)}, ${new Date().toISOString()})
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`.pipe(
+          Effect.asVoid,
+          Effect.mapError(storageError(`saving the runtime change to ${key}`))
+        ),
+      remove: (key) =>
+        sql`DELETE FROM config_overrides WHERE key = ${key}`.pipe(
+          Effect.asVoid,
+          Effect.mapError(storageError(`removing the runtime change to ${key}`))
+        ),
+      clear: sql`DELETE FROM config_overrides`.pipe(
+        Effect.asVoid,
+        Effect.mapError(storageError("removing runtime config changes"))
+      )
+    })
+  })
+)
+
+/** A store that lives as long as the process: for embedders that keep no database. */
+export const layerMemory: Layer.Layer<ConfigStore> = Layer.effect(
+  ConfigStore,
+  Effect.map(Ref.make<ReadonlyMap<string, unknown>>(new Map()), (ref) =>
+    ConfigStore.of({
+      all: Ref.get(ref),
+      put: (key, value) => Ref.update(ref, (map) => new Map(map).set(key, value)),
+      remove: (key) =>
+        Ref.update(ref, (map) => {
+          const next = new Map(map)
+          next.delete(key)
+          return next
+        }),
+      clear: Ref.set(ref, new Map())
+    }))
+)

@@ -1,0 +1,16 @@
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as OpenApi from "@effect/platform/OpenApi"
+import { ConfigApi } from "../config/http.js"
+import { version } from "../version.js"
+import { SystemApi } from "./system.js"
+
+/** The whole HTTP API: one definition for the server, `/openapi.json` and `/docs`. */
+export class MikoApi extends HttpApi.make("miko")
+  .add(SystemApi)
+  .add(ConfigApi)
+  .annotateContext(OpenApi.annotations({
+    title: "Miko",
+    version,
+    description: "Service directory and runtime: endpoints, configuration and background tasks."
+  }))
+{}

@@ -1,0 +1,5 @@
+export { MikoApi } from "./api.js"
+export { layerEdge } from "./edge.js"
+export { Lifecycle, layerLifecycle } from "./readiness.js"
+export { layerApi, layerNodeServer, layerServe } from "./server.js"
+export { layerSystemHandlers, NotReady, SystemApi } from "./system.js"

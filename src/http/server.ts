@@ -1,0 +1,37 @@
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { createServer } from "node:http"
+import { layerConfigHandlers } from "../config/http.js"
+import { BaseConfig } from "../config/load.js"
+import { MikoApi } from "./api.js"
+import { layerEdge } from "./edge.js"
+import { layerSystemHandlers } from "./system.js"
+
+/** The Miko API with every group's handlers, `/openapi.json` and `/docs`. */
+export const layerApi = Layer.mergeAll(
+  HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),
+  HttpApiSwagger.layer({ path: "/docs" })
+).pipe(
+  Layer.provideMerge(HttpApiBuilder.api(MikoApi)),
+  Layer.provide([layerSystemHandlers, layerConfigHandlers, layerEdge])
+)
+
+/** A Node HTTP server on `http.host`:`http.port`. */
+export const layerNodeServer = Layer.unwrapEffect(
+  Effect.map(BaseConfig, ({ resolved }) =>
+    NodeHttpServer.layer(() => createServer({ keepAliveTimeout: 5_000 }), {
+      host: resolved.config.http.host,
+      port: resolved.config.http.port
+    }))
+)
+
+/** Serves the API; logs one line when listening. */
+export const layerServe = HttpApiBuilder.serve(HttpMiddleware.withLoggerDisabled).pipe(
+  HttpServer.withLogAddress,
+  Layer.provide(layerApi)
+)

@@ -1,0 +1,69 @@
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import { makeCli } from "./cli/commands.js"
+import { runService } from "./service.js"
+
+/** Exit codes: 2 for configuration a person must fix, 1 for any other failure. */
+const exitCodeOf = (cause: Cause.Cause<unknown>): number =>
+  Option.match(Cause.failureOption(cause), {
+    onNone: () => 1,
+    onSome: (error) =>
+      typeof error === "object" && error !== null && "_tag" in error && error._tag === "ConfigLoadError" ? 2 : 1
+  })
+
+const describe = (cause: Cause.Cause<unknown>): string =>
+  Option.match(Cause.failureOption(cause), {
+    onNone: () => Cause.pretty(cause),
+    onSome: (error) => {
+      if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string") {
+        const tag = "_tag" in error && error._tag === "ConfigLoadError" ? "invalid configuration:\n" : ""
+        return `miko: ${tag}${error.message}`
+      }
+      return `miko: ${String(error)}`
+    }
+  })
+
+const env = process.env
+const cli = makeCli({
+  env,
+  cwd: process.cwd(),
+  home: env["HOME"],
+  serve: (configPath) =>
+    runService(
+      { configPath: Option.getOrUndefined(configPath), env, cwd: process.cwd(), home: env["HOME"] },
+      Effect.sync(() => {
+        process.stderr.write("miko: shutdown took longer than general.shutdownTimeout; exiting\n")
+        process.exit(1)
+      })
+    )
+})
+
+const program = cli(process.argv).pipe(Effect.provide(NodeContext.layer))
+const fiber = Effect.runFork(program)
+
+// The first SIGTERM/SIGINT starts a controlled shutdown; a second one exits at once.
+let signalled = false
+const onSignal = () => {
+  if (signalled) process.exit(130)
+  signalled = true
+  Effect.runFork(Fiber.interrupt(fiber))
+}
+process.on("SIGTERM", onSignal)
+process.on("SIGINT", onSignal)
+
+fiber.addObserver((exit) => {
+  if (Exit.isSuccess(exit) || Exit.isInterrupted(exit)) {
+    process.exit(0)
+  }
+  const cause = exit.cause
+  // @effect/cli has already printed its own usage errors.
+  const failure = Cause.failureOption(cause)
+  const isUsage = Option.isSome(failure) && typeof failure.value === "object" && failure.value !== null &&
+    "_tag" in failure.value && String(failure.value._tag).endsWith("Error") && "error" in failure.value
+  if (!isUsage) process.stderr.write(describe(cause) + "\n")
+  process.exit(isUsage ? 2 : exitCodeOf(cause))
+})

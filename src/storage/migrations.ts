@@ -1,0 +1,31 @@
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+
+/**
+ * Every table Miko keeps, in order. Written in the SQL that SQLite and PostgreSQL share
+ * (TEXT, BIGINT, `ON CONFLICT`), so both drivers run the same list.
+ */
+const migrations = {
+  "0001_config_overrides": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`CREATE TABLE config_overrides (
+      key TEXT PRIMARY KEY,
+      value TEXT NOT NULL,
+      updated_at TEXT NOT NULL
+    )`),
+  "0002_auth_bootstrap": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`CREATE TABLE auth_bootstrap (
+      id INTEGER PRIMARY KEY,
+      token_hash TEXT NOT NULL,
+      created_at TEXT NOT NULL
+    )`)
+}
+
+const run = Migrator.make({})
+
+/** Runs pending migrations against whatever `SqlClient` is provided. */
+export const migrate = run({ loader: Migrator.fromRecord(migrations), table: "miko_migrations" })
+
+/** A layer that brings the database up to date when built. */
+export const layerMigrations = Layer.effectDiscard(migrate)

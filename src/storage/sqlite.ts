@@ -1,0 +1,40 @@
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { BaseConfig } from "../config/load.js"
+import { StorageError } from "./errors.js"
+import { layerMigrations } from "./migrations.js"
+
+/** The SQLite file for a data dir, the directory created when missing. */
+const databaseFile = Effect.gen(function*() {
+  const { resolved } = yield* BaseConfig
+  const fs = yield* FileSystem.FileSystem
+  const { dataDir } = resolved.config.general
+  yield* fs.makeDirectory(dataDir, { recursive: true }).pipe(
+    Effect.mapError((error) => new StorageError({ message: `cannot create data dir ${dataDir}: ${error.message}` }))
+  )
+  return `${dataDir}/${resolved.config.storage.filename}`
+})
+
+/** A `SqlClient` on `<dataDir>/<storage.filename>` in WAL mode with a busy timeout, migrated. */
+export const layerSqlite: Layer.Layer<SqlClient.SqlClient, StorageError, BaseConfig | FileSystem.FileSystem> = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const filename = yield* databaseFile
+    const { resolved } = yield* BaseConfig
+    const busyMillis = Duration.toMillis(resolved.config.storage.busyTimeout)
+    const client = SqliteClient.layer({ filename })
+    const pragmas = Layer.effectDiscard(
+      Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`PRAGMA busy_timeout = ${Math.round(busyMillis)}`))
+    )
+    return Layer.provideMerge(Layer.merge(pragmas, layerMigrations), client)
+  })
+).pipe(
+  Layer.catchAll((error) =>
+    Layer.fail(
+      error instanceof StorageError ? error : new StorageError({ message: `cannot open the database: ${String(error.message)}` })
+    )
+  )
+)

@@ -1,0 +1,2 @@
+export { layerLogger } from "./logger.js"
+export { layerOtel } from "./otel.js"

@@ -1,0 +1,39 @@
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { BaseConfig } from "../config/load.js"
+import { version } from "../version.js"
+
+/**
+ * Traces, metrics and logs over OTLP/HTTP when `telemetry.otlpEndpoint` is set. Otherwise nothing
+ * is loaded: the SDK and exporters are imported only on that path. Providers flush on shutdown.
+ */
+export const layerOtel: Layer.Layer<never, never, BaseConfig> = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const { resolved } = yield* BaseConfig
+    const { otlpEndpoint, serviceName } = resolved.config.telemetry
+    if (otlpEndpoint === undefined) return Layer.empty
+    const base = otlpEndpoint.replace(/\/+$/, "")
+    const [sdk, traceBase, traceExporter, metrics, metricExporter, logs, logExporter] = yield* Effect.promise(() =>
+      Promise.all([
+        import("@effect/opentelemetry/NodeSdk"),
+        import("@opentelemetry/sdk-trace-base"),
+        import("@opentelemetry/exporter-trace-otlp-http"),
+        import("@opentelemetry/sdk-metrics"),
+        import("@opentelemetry/exporter-metrics-otlp-http"),
+        import("@opentelemetry/sdk-logs"),
+        import("@opentelemetry/exporter-logs-otlp-http")
+      ])
+    )
+    return Layer.discard(
+      sdk.layer(() => ({
+        resource: { serviceName, serviceVersion: version },
+        spanProcessor: new traceBase.BatchSpanProcessor(new traceExporter.OTLPTraceExporter({ url: `${base}/v1/traces` })),
+        metricReader: new metrics.PeriodicExportingMetricReader({
+          exporter: new metricExporter.OTLPMetricExporter({ url: `${base}/v1/metrics` }),
+          exportIntervalMillis: 10_000
+        }),
+        logRecordProcessor: new logs.BatchLogRecordProcessor({ exporter: new logExporter.OTLPLogExporter({ url: `${base}/v1/logs` }) })
+      }))
+    )
+  })
+)
