@@ -16,6 +16,7 @@ if [ ! -d node_modules ]; then
   npm ci --no-audit --no-fund || { echo "0 passed, 1 failed"; exit 1; }
 fi
 npm run build || { echo "0 passed, 1 failed"; exit 1; }
+npm run typecheck || { echo "0 passed, 1 failed"; exit 1; }
 [ -x scripts/install-tools.sh ] && { bash scripts/install-tools.sh || status=1; }
 
 # TypeScript: vitest writes a JSON report; its counts are summed with the others.

@@ -1,3 +1,4 @@
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -62,8 +63,7 @@ fiber.addObserver((exit) => {
   const cause = exit.cause
   // @effect/cli has already printed its own usage errors.
   const failure = Cause.failureOption(cause)
-  const isUsage = Option.isSome(failure) && typeof failure.value === "object" && failure.value !== null &&
-    "_tag" in failure.value && String(failure.value._tag).endsWith("Error") && "error" in failure.value
+  const isUsage = Option.isSome(failure) && ValidationError.isValidationError(failure.value)
   if (!isUsage) process.stderr.write(describe(cause) + "\n")
   process.exit(isUsage ? 2 : exitCodeOf(cause))
 })

@@ -7,7 +7,10 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import type * as HttpApp from "@effect/platform/HttpApp"
+import type * as HttpRouter from "@effect/platform/HttpRouter"
 import { ConfigService } from "../config/service.js"
+import { Lifecycle } from "./readiness.js"
 import { errorCode } from "../shared/api-error.js"
 
 const envelope = (status: number, code: string, message: string) =>
@@ -78,7 +81,10 @@ const asJson = (request: HttpServerRequest.HttpServerRequest) => {
  * Only a failure nobody declared becomes a 500, and it is logged.
  */
 export const layerEdge = HttpApiBuilder.middleware(
-  Effect.map(ConfigService, (config): HttpApiBuilder.MiddlewareFn<never> => (app) =>
+  Effect.gen(function*() {
+    const config = yield* ConfigService
+    const lifecycle = yield* Lifecycle
+    return (app): HttpApp.Default<never, HttpRouter.HttpRouter.Provided> =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const { maxBodyBytes } = (yield* config.current).http
@@ -86,7 +92,7 @@ export const layerEdge = HttpApiBuilder.middleware(
       if (declared > maxBodyBytes) {
         return envelope(413, "payload_too_large", `the request body (${declared} bytes) is larger than http.maxBodyBytes (${maxBodyBytes})`)
       }
-      return yield* app.pipe(
+      const response = yield* app.pipe(
         Effect.provideService(HttpServerRequest.HttpServerRequest, asJson(request)),
         HttpIncomingMessage.withMaxBodySize(Option.some(maxBodyBytes)),
         Effect.catchAllCause((cause) => {
@@ -102,6 +108,10 @@ export const layerEdge = HttpApiBuilder.middleware(
           )
         })
       )
-    })),
+      // While shutting down, answered connections are closed rather than kept alive, so the
+      // server can finish without waiting out keep-alive timeouts.
+      return (yield* lifecycle.isShuttingDown) ? HttpServerResponse.setHeader(response, "connection", "close") : response
+    })
+  }),
   { withContext: false }
 )
