@@ -6,6 +6,7 @@ import * as Layer from "effect/Layer"
 import { layerAuthentication, layerTokens } from "./auth/index.js"
 import * as Config from "./config/index.js"
 import { layerNodeServer, layerServe, Lifecycle, layerLifecycle } from "./http/index.js"
+import * as Registry from "./registry/index.js"
 import { layerSqlite } from "./storage/index.js"
 import { layerLogger, layerOtel } from "./telemetry/index.js"
 
@@ -31,6 +32,12 @@ export const layerCore = (env: Readonly<Record<string, string | undefined>>) => 
   )
 }
 
+/** The endpoint directory with its store, lease expiry and health checks. */
+export const layerRegistry = Registry.layerHealth.pipe(
+  Layer.provideMerge(Registry.layer),
+  Layer.provide(Registry.layerStoreSql)
+)
+
 /**
  * The whole standalone service: config from files and environment, SQLite in the data dir,
  * telemetry, and the HTTP API on `http.host`:`http.port`.
@@ -40,6 +47,7 @@ export const layerService = (options: ServiceOptions) => {
   const storage = layerSqlite
   const server = layerServe.pipe(Layer.provide(layerNodeServer))
   return server.pipe(
+    Layer.provideMerge(layerRegistry),
     Layer.provideMerge(layerCore(options.env)),
     Layer.provideMerge(storage),
     Layer.provideMerge(layerOtel),

@@ -64,14 +64,14 @@ export const TokenSpec = Schema.Struct({
 export type TokenSpec = typeof TokenSpec.Type
 
 export const StaticEndpoint = Schema.Struct({
-  id: Schema.optionalWith(Schema.NonEmptyTrimmedString, { exact: true }),
-  publicAddress: Schema.optionalWith(Address, { exact: true }),
-  internalAddress: Schema.optionalWith(Address, { exact: true }),
-  protocol: Schema.optionalWith(Protocol, { default: () => "http" as const }),
-  weight: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 1000)), { default: () => 1 }),
-  zone: Schema.optionalWith(Schema.NonEmptyTrimmedString, { exact: true }),
-  tags: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
-  metadata: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) })
+  id: Schema.optionalWith(Schema.NonEmptyTrimmedString.annotations({ description: "Stable id; <service>-static-<position> when absent" }), { exact: true }),
+  publicAddress: Schema.optionalWith(Address.annotations({ description: "Address reachable from outside the cluster" }), { exact: true }),
+  internalAddress: Schema.optionalWith(Address.annotations({ description: "Cluster-internal address, shown only to the internal role" }), { exact: true }),
+  protocol: Schema.optionalWith(Protocol.annotations({ description: "http, https, grpc, tcp, ws or wss" }), { default: () => "http" as const }),
+  weight: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 1000)).annotations({ description: "Relative share of traffic (0 takes none)" }), { default: () => 1 }),
+  zone: Schema.optionalWith(Schema.NonEmptyTrimmedString.annotations({ description: "Zone, for zone-first clients" }), { exact: true }),
+  tags: Schema.optionalWith(Schema.Array(Schema.String).annotations({ description: "Free-form tags to filter by" }), { default: () => [] }),
+  metadata: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }).annotations({ description: "String map passed through to clients" }), { default: () => ({}) })
 }).pipe(
   Schema.filter((endpoint) =>
     endpoint.publicAddress !== undefined || endpoint.internalAddress !== undefined ||

@@ -1,6 +1,7 @@
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { ConfigApi } from "../config/http.js"
+import { RegistryApi } from "../registry/http.js"
 import { version } from "../version.js"
 import { SystemApi } from "./system.js"
 
@@ -8,6 +9,7 @@ import { SystemApi } from "./system.js"
 export class MikoApi extends HttpApi.make("miko")
   .add(SystemApi)
   .add(ConfigApi)
+  .add(RegistryApi)
   .annotateContext(OpenApi.annotations({
     title: "Miko",
     version,

@@ -8,6 +8,7 @@ import * as Layer from "effect/Layer"
 import { createServer } from "node:http"
 import { layerConfigHandlers } from "../config/http.js"
 import { BaseConfig } from "../config/load.js"
+import { layerRegistryHandlers } from "../registry/http.js"
 import { MikoApi } from "./api.js"
 import { layerEdge } from "./edge.js"
 import { layerSystemHandlers } from "./system.js"
@@ -18,7 +19,7 @@ export const layerApi = Layer.mergeAll(
   HttpApiSwagger.layer({ path: "/docs" })
 ).pipe(
   Layer.provideMerge(HttpApiBuilder.api(MikoApi)),
-  Layer.provide([layerSystemHandlers, layerConfigHandlers, layerEdge])
+  Layer.provide([layerSystemHandlers, layerConfigHandlers, layerRegistryHandlers, layerEdge])
 )
 
 /** A Node HTTP server on `http.host`:`http.port`. */

@@ -19,6 +19,21 @@ const migrations = {
       id INTEGER PRIMARY KEY,
       token_hash TEXT NOT NULL,
       created_at TEXT NOT NULL
+    )`),
+  "0005_registry_endpoints": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.zipRight(
+      sql`CREATE TABLE endpoints (
+        id TEXT PRIMARY KEY,
+        service TEXT NOT NULL,
+        body TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      sql`CREATE INDEX endpoints_service ON endpoints (service)`
+    )),
+  "0006_registry_state": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`CREATE TABLE registry_state (
+      name TEXT PRIMARY KEY,
+      value BIGINT NOT NULL
     )`)
 }
 

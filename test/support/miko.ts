@@ -108,10 +108,8 @@ export const runMiko = (
     })
   })
 
-/** A parsed JSON answer, indexable at any depth for assertions. */
-export interface Json {
-  readonly [key: string]: Json
-}
+/** A parsed JSON answer, indexable at any depth (and usable as a list) for assertions. */
+export type Json = { readonly [key: string]: Json } & ReadonlyArray<Json>
 
 export interface JsonResponse {
   readonly status: number

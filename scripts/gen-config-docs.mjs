@@ -1,0 +1,9 @@
+// Writes docs/configuration.md from the config Schema. Run it with `npm run docs:config`, which
+// builds dist/ first; the rendering itself is src/config/docs.ts.
+import { writeFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { renderConfigurationDoc } from "../dist/config/docs.js"
+
+const target = fileURLToPath(new URL("../docs/configuration.md", import.meta.url))
+writeFileSync(target, renderConfigurationDoc())
+console.log("wrote docs/configuration.md")

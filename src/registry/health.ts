@@ -1,0 +1,116 @@
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberMap from "effect/FiberMap"
+import * as HashMap from "effect/HashMap"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import { connect } from "node:net"
+import type { EndpointStatus, HealthCheck } from "./model.js"
+import { Registry } from "./service.js"
+
+const defaults = { interval: Duration.seconds(10), timeout: Duration.seconds(2), healthyThreshold: 1, unhealthyThreshold: 2 }
+
+/** How often leases are looked at: the resolution of ttl expiry. */
+const leaseSweep = Schedule.spaced(Duration.millis(250))
+
+const tcpProbe = (address: string) => {
+  const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(address) ? new URL(address) : new URL(`tcp://${address}`)
+  return Effect.async<void, Error>((resume) => {
+    const socket = connect({ host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port) })
+    socket.once("connect", () => {
+      socket.destroy()
+      resume(Effect.void)
+    })
+    socket.once("error", (error) => resume(Effect.fail(error)))
+    return Effect.sync(() => socket.destroy())
+  })
+}
+
+const httpProbe = (url: string) =>
+  HttpClient.get(url).pipe(
+    Effect.flatMap((response) =>
+      response.status >= 200 && response.status < 300
+        ? Effect.void
+        : Effect.fail(new Error(`answered ${response.status}`))
+    ),
+    Effect.scoped
+  )
+
+/** One probe: succeeds when the endpoint is healthy. */
+const probe = (check: HealthCheck) =>
+  (check.http !== undefined ? httpProbe(check.http) : tcpProbe(check.tcp!)).pipe(
+    Effect.timeoutFail({ duration: check.timeout ?? defaults.timeout, onTimeout: () => new Error("timed out") })
+  )
+
+interface Tally {
+  readonly successes: number
+  readonly failures: number
+  readonly status: EndpointStatus
+}
+
+/** Thresholds turn single probe results into a status: a first failure only warns. */
+const nextTally = (tally: Tally, ok: boolean, check: HealthCheck): Tally => {
+  const healthy = check.healthyThreshold ?? defaults.healthyThreshold
+  const unhealthy = check.unhealthyThreshold ?? defaults.unhealthyThreshold
+  if (ok) {
+    const successes = tally.successes + 1
+    return { successes, failures: 0, status: successes >= healthy ? "passing" : tally.status }
+  }
+  const failures = tally.failures + 1
+  return {
+    successes: 0,
+    failures,
+    status: failures >= unhealthy ? "critical" : tally.status === "passing" ? "warning" : tally.status
+  }
+}
+
+const runCheck = (registry: Registry["Type"], id: string, check: HealthCheck, initial: EndpointStatus) =>
+  Effect.gen(function*() {
+    const tally = yield* Ref.make<Tally>({ successes: 0, failures: 0, status: initial })
+    const once = Effect.gen(function*() {
+      const ok = yield* probe(check).pipe(Effect.as(true), Effect.catchAll(() => Effect.succeed(false)))
+      const next = yield* Ref.updateAndGet(tally, (t) => nextTally(t, ok, check))
+      yield* registry.setCheckStatus(id, next.status)
+    }).pipe(Effect.catchAll((error) => Effect.logError(`health check of ${id} not recorded: ${error.message}`)))
+    yield* Effect.repeat(once, Schedule.spaced(check.interval ?? defaults.interval))
+  }).pipe(Effect.provide(FetchHttpClient.layer))
+
+/**
+ * Lease expiry and active health checks, in the background: a sweep on a Schedule for leases,
+ * and one fiber per checked endpoint, started and stopped as the directory changes. Request
+ * handling never waits on either.
+ */
+export const layerHealth: Layer.Layer<never, never, Registry> = Layer.scopedDiscard(
+  Effect.gen(function*() {
+    const registry = yield* Registry
+    yield* registry.expireLeases.pipe(
+      Effect.catchAll((error) => Effect.logError(`lease expiry failed: ${error.message}`)),
+      Effect.repeat(leaseSweep),
+      Effect.forkScoped
+    )
+    const checks = yield* FiberMap.make<string>()
+    const running = yield* Ref.make(new Map<string, string>())
+    yield* registry.changes.pipe(
+      Stream.runForEach((state) =>
+        Effect.gen(function*() {
+          const wanted = new Map<string, { readonly check: HealthCheck; readonly key: string; readonly status: EndpointStatus }>()
+          for (const [id, record] of HashMap.entries(state.records)) {
+            const check = record.registration.check
+            if (check !== undefined) wanted.set(id, { check, key: JSON.stringify(check), status: record.checkStatus ?? "critical" })
+          }
+          const known = yield* Ref.get(running)
+          for (const id of known.keys()) if (!wanted.has(id)) yield* FiberMap.remove(checks, id)
+          for (const [id, { check, key, status }] of wanted) {
+            if (known.get(id) !== key) yield* FiberMap.run(checks, id, runCheck(registry, id, check, status))
+          }
+          yield* Ref.set(running, new Map([...wanted].map(([id, w]) => [id, w.key])))
+        })
+      ),
+      Effect.forkScoped
+    )
+  })
+)

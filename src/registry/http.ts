@@ -1,0 +1,144 @@
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { Caller, type CallerInfo, hasRole, requireService } from "../auth/caller.js"
+import { Forbidden, Unauthorized } from "../auth/errors.js"
+import { Authentication } from "../auth/middleware.js"
+import { ConfigService } from "../config/service.js"
+import { Lifecycle } from "../http/readiness.js"
+import { ServiceName } from "../shared/address.js"
+import { DurationString } from "../shared/duration.js"
+import { groupApi } from "../shared/http-api.js"
+import { StorageError } from "../storage/errors.js"
+import { EndpointConflict, EndpointNotFound, ServiceNotFound } from "./errors.js"
+import { Endpoint, EndpointId, EndpointList, EndpointStatus, Registration, ServiceDetail, ServiceList, type Visibility } from "./model.js"
+import { Registry } from "./service.js"
+
+const ServicePath = Schema.Struct({ service: ServiceName })
+const EndpointPath = Schema.Struct({ service: ServiceName, id: EndpointId })
+
+const ListParams = Schema.Struct({
+  service: Schema.optionalWith(Schema.Array(ServiceName), { exact: true }).annotations({ description: "Only these services (repeatable)" }),
+  tag: Schema.optionalWith(Schema.String, { exact: true }),
+  zone: Schema.optionalWith(Schema.String, { exact: true }),
+  status: Schema.optionalWith(EndpointStatus, { exact: true }),
+  index: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()), { exact: true }).annotations({
+    description: "Wait until the change index is past this one (a blocking query)"
+  }),
+  wait: Schema.optionalWith(DurationString, { exact: true }).annotations({
+    description: "Longest wait for a blocking query (default 30s, capped by registry.maxWait)"
+  })
+})
+
+/** The endpoint directory: public reads, and writes for the `register` role. */
+export class RegistryApi extends HttpApiGroup.make("registry")
+  .add(
+    HttpApiEndpoint.get("list", "/v1/endpoints")
+      .setUrlParams(ListParams)
+      .addSuccess(EndpointList)
+      .addSuccess(HttpApiSchema.NoContent.annotations({ description: "Not modified (If-None-Match)" }), { status: 304 })
+  )
+  .add(HttpApiEndpoint.get("services", "/v1/services").addSuccess(ServiceList))
+  .add(HttpApiEndpoint.get("service", "/v1/services/:service").setPath(ServicePath).addSuccess(ServiceDetail).addError(ServiceNotFound))
+  .add(
+    HttpApiEndpoint.post("register", "/v1/services/:service/endpoints")
+      .setPath(ServicePath)
+      .setPayload(Registration)
+      .addSuccess(Endpoint, { status: 201 })
+      .addError(EndpointConflict)
+  )
+  .add(
+    HttpApiEndpoint.put("heartbeat", "/v1/services/:service/endpoints/:id/heartbeat")
+      .setPath(EndpointPath)
+      .addSuccess(Endpoint)
+      .addError(EndpointNotFound)
+  )
+  .add(
+    HttpApiEndpoint.del("deregister", "/v1/services/:service/endpoints/:id")
+      .setPath(EndpointPath)
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(EndpointNotFound)
+      .addError(EndpointConflict)
+  )
+  .addError(Unauthorized)
+  .addError(Forbidden)
+  .addError(StorageError)
+  .middleware(Authentication)
+{}
+
+const defaultWait = Duration.seconds(30)
+
+/** Bodies are serialized once per index, visibility and filter: many readers, few changes. */
+const makeBodyCache = () => {
+  let cachedIndex = -1
+  const bodies = new Map<string, string>()
+  return (index: number, key: string, render: () => unknown): string => {
+    if (index !== cachedIndex) {
+      bodies.clear()
+      cachedIndex = index
+    }
+    let body = bodies.get(key)
+    if (body === undefined) {
+      body = JSON.stringify(render())
+      if (bodies.size < 512) bodies.set(key, body)
+    }
+    return body
+  }
+}
+
+export const layerRegistryHandlers = HttpApiBuilder.group(groupApi(RegistryApi), "registry", (handlers) =>
+  Effect.gen(function*() {
+    const registry = yield* Registry
+    const config = yield* ConfigService
+    const lifecycle = yield* Lifecycle
+    const cachedBody = makeBodyCache()
+
+    /** Who may read what: internal addresses need the internal role; `registry.publicRead: false` needs a token. */
+    const visibilityOf = Effect.gen(function*() {
+      const caller: CallerInfo = yield* Caller
+      if (hasRole(caller, "internal")) return "internal" as Visibility
+      if (caller.name === undefined && !(yield* config.current).registry.publicRead) {
+        return yield* new Unauthorized({ message: "registry.publicRead is off: reading endpoints needs a token" })
+      }
+      return "public" as Visibility
+    })
+
+    return handlers
+      .handle("list", ({ request, urlParams }) =>
+        Effect.gen(function*() {
+          const visibility = yield* visibilityOf
+          // An index from the future means the client knew another history (a reset store): answer at once.
+          if (urlParams.index !== undefined && urlParams.index <= (yield* registry.current).index) {
+            const { maxWait } = (yield* config.current).registry
+            const wait = Duration.min(urlParams.wait ?? defaultWait, maxWait)
+            // Wakes on the next change, on timeout, or when shutdown begins: never a polling loop.
+            yield* Effect.raceFirst(
+              Effect.asVoid(registry.awaitIndex(urlParams.index)),
+              Effect.raceFirst(Effect.sleep(wait), lifecycle.shutdown)
+            )
+          }
+          const state = yield* registry.current
+          const filter = { services: urlParams.service, tag: urlParams.tag, zone: urlParams.zone, status: urlParams.status }
+          const etag = `"${state.index}-${visibility}"`
+          const headers = { "x-miko-index": String(state.index), etag, "cache-control": "no-cache" }
+          if (request.headers["if-none-match"] === etag) return HttpServerResponse.empty({ status: 304, headers })
+          const key = `${visibility}|${JSON.stringify(filter)}`
+          const body = cachedBody(state.index, key, () => Effect.runSync(registry.list(filter, visibility)))
+          return HttpServerResponse.text(body, { contentType: "application/json", headers })
+        }))
+      .handle("services", () => Effect.flatMap(visibilityOf, registry.services))
+      .handle("service", ({ path }) => Effect.flatMap(visibilityOf, (visibility) => registry.service(path.service, visibility)))
+      .handle("register", ({ path, payload }) =>
+        Effect.gen(function*() {
+          yield* requireService(path.service)
+          const { endpoint, created } = yield* registry.register(path.service, payload)
+          return HttpServerResponse.unsafeJson(endpoint, { status: created ? 201 : 200 })
+        }))
+      .handle("heartbeat", ({ path }) => Effect.zipRight(requireService(path.service), registry.heartbeat(path.service, path.id)))
+      .handle("deregister", ({ path }) => Effect.zipRight(requireService(path.service), registry.deregister(path.service, path.id)))
+  }))

@@ -1,0 +1,21 @@
+export { EndpointConflict, EndpointNotFound, ServiceNotFound } from "./errors.js"
+export { layerHealth } from "./health.js"
+export { layerRegistryHandlers, RegistryApi } from "./http.js"
+export {
+  Endpoint,
+  type EndpointFilter,
+  EndpointId,
+  EndpointList,
+  EndpointSource,
+  EndpointStatus,
+  HealthCheck,
+  Registration,
+  RegistryChange,
+  ServiceDetail,
+  ServiceList,
+  ServiceSummary,
+  type Visibility
+} from "./model.js"
+export { type EndpointRecord, statusOf, toEndpoint } from "./record.js"
+export { layer, Registry, type RegistryState } from "./service.js"
+export { layerSql as layerStoreSql, RegistryStore } from "./store.js"
