@@ -1,11 +1,13 @@
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
+import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { MikoConfig } from "../config/schema.js"
@@ -88,6 +90,9 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       records = HashMap.set(records, record.registration.id, record)
     }
     const state = yield* SubscriptionRef.make<RegistryState>({ index: startIndex, records, change: undefined })
+    // Waiters for "the index moved" share one Deferred per index, replaced on every change:
+    // a thousand blocked requests cost one completion, not a thousand stream subscriptions.
+    const nextChange = yield* Ref.make(yield* Deferred.make<void>())
     const writes = yield* Effect.makeSemaphore(1)
     const serialized = writes.withPermits(1)
 
@@ -106,6 +111,8 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
           : HashMap.set(current.records, record.registration.id, record)
         const change: RegistryChange = { index, type, service: record.service, endpointId: record.registration.id }
         yield* SubscriptionRef.set(state, { index, records: next, change })
+        const fresh = yield* Deferred.make<void>()
+        yield* Deferred.succeed(yield* Ref.getAndSet(nextChange, fresh), undefined)
         return index
       })
 
@@ -288,13 +295,16 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
         }),
       current,
       changes: Stream.changesWith(state.changes, (a, b) => a.index === b.index),
-      awaitIndex: (after) =>
-        state.changes.pipe(
-          Stream.filter((s) => s.index > after),
-          Stream.take(1),
-          Stream.runHead,
-          Effect.map(Option.match({ onNone: () => after, onSome: (s) => s.index }))
-        ),
+      awaitIndex: (after) => {
+        const loop: Effect.Effect<number> = Effect.gen(function*() {
+          const waitFor = yield* Ref.get(nextChange)
+          const { index } = yield* SubscriptionRef.get(state)
+          if (index > after) return index
+          yield* Deferred.await(waitFor)
+          return yield* loop
+        })
+        return loop
+      },
       expireLeases,
       setCheckStatus,
       removeConnection
