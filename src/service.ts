@@ -5,8 +5,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { layerAuthentication, layerTokens } from "./auth/index.js"
 import * as Config from "./config/index.js"
-import { layerNodeServer, layerServe, Lifecycle, layerLifecycle } from "./http/index.js"
+import { layerHttpApp, layerNodeServer, layerServe, Lifecycle, layerLifecycle } from "./http/index.js"
 import * as Registry from "./registry/index.js"
+import * as Scheduler from "./scheduler/index.js"
 import { layerSqlite } from "./storage/index.js"
 import { layerLogger, layerOtel } from "./telemetry/index.js"
 
@@ -18,19 +19,19 @@ export interface ServiceOptions {
   readonly home?: string | undefined
 }
 
+/** One value, so every layer that asks for the config service shares one instance. */
+const layerConfigService = Config.layer.pipe(Layer.provide(Config.layerStoreSql))
+
 /**
  * The core services every capability builds on, given a `BaseConfig` and a `SqlClient`:
  * the live config, tokens, and the process lifecycle.
  */
-export const layerCore = (env: Readonly<Record<string, string | undefined>>) => {
-  const config = Config.layer.pipe(Layer.provide(Config.layerStoreSql))
-  const tokens = layerTokens(env)
-  return Layer.mergeAll(layerAuthentication, layerLifecycle).pipe(
-    Layer.provideMerge(tokens),
-    Layer.provideMerge(layerLogger),
-    Layer.provideMerge(config)
+export const layerCore = (env: Readonly<Record<string, string | undefined>>) =>
+  Layer.mergeAll(layerAuthentication, layerLifecycle).pipe(
+    Layer.provideMerge(layerTokens(env)),
+    Layer.provideMerge(layerConfigService)
   )
-}
+
 
 /** The endpoint directory with its store, lease expiry and health checks. */
 export const layerRegistry = Registry.layerHealth.pipe(
@@ -39,22 +40,52 @@ export const layerRegistry = Registry.layerHealth.pipe(
 )
 
 /**
+ * Config, directory and scheduler, for the standalone service and for embedders alike.
+ * The scheduler sits above storage, so on shutdown running tasks are drained and recorded
+ * before the database closes.
+ */
+const layerCapabilities = (env: Readonly<Record<string, string | undefined>>) =>
+  layerRegistry.pipe(
+    Layer.provideMerge(Scheduler.layer),
+    Layer.provideMerge(layerCore(env))
+  )
+
+/**
+ * Miko inside another Effect app: the live config, the directory, the scheduler and Miko's HTTP
+ * API as an `HttpApp` to mount (`MikoHttpApp`), without a server of its own and without
+ * touching the app's logger. Needs a `BaseConfig` (`Config.layerFromObject`), a `SqlClient`
+ * (`Storage.layerSqlite` for Miko's default file, or the app's own, with `Storage.layerMigrations`)
+ * and a `FileSystem`. When the app shuts down, readiness turns false and waits end first.
+ */
+export const layerEmbedded = (options: { readonly env?: Readonly<Record<string, string | undefined>> | undefined } = {}) => {
+  const shutdownSignal = Layer.scopedDiscard(
+    Effect.flatMap(Lifecycle, (lifecycle) => Effect.addFinalizer(() => lifecycle.beginShutdown))
+  )
+  return Layer.mergeAll(layerHttpApp, shutdownSignal).pipe(Layer.provideMerge(layerCapabilities(options.env ?? {})))
+}
+
+/**
  * The whole standalone service: config from files and environment, SQLite in the data dir,
- * telemetry, and the HTTP API on `http.host`:`http.port`.
+ * telemetry, the process logger, and the HTTP API on `http.host`:`http.port`.
  */
 export const layerService = (options: ServiceOptions) => {
-  const base = Config.layerFromFiles(options)
-  const storage = layerSqlite
   const server = layerServe.pipe(Layer.provide(layerNodeServer))
   return server.pipe(
-    Layer.provideMerge(layerRegistry),
-    Layer.provideMerge(layerCore(options.env)),
-    Layer.provideMerge(storage),
+    Layer.provideMerge(layerCapabilities(options.env)),
+    Layer.provideMerge(layerLogger),
+    Layer.provideMerge(layerConfigService),
+    Layer.provideMerge(layerSqlite),
     Layer.provideMerge(layerOtel),
-    Layer.provideMerge(base),
+    Layer.provideMerge(Config.layerFromFiles(options)),
     Layer.provideMerge(NodeContext.layer)
   )
 }
+
+/**
+ * Layers that wait up to `general.shutdownTimeout` themselves (the scheduler lets running tasks
+ * finish) still have to interrupt and record what is left; the overrun watchdog allows for that.
+ */
+const overrunGrace = Duration.seconds(5)
 
 /**
  * Runs the service until interrupted. On interruption readiness turns false first, then the
@@ -72,7 +103,9 @@ export const runService = (options: ServiceOptions, onOverrun: Effect.Effect<voi
           const timeout = (yield* config.current).general.shutdownTimeout
           yield* Effect.logInfo(`shutting down (at most ${Duration.format(timeout)})`)
           yield* lifecycle.beginShutdown
-          yield* Effect.forkDaemon(Effect.zipRight(Effect.sleep(timeout), onOverrun))
+          yield* Effect.forkDaemon(Effect.zipRight(Effect.sleep(Duration.sum(timeout, overrunGrace)), onOverrun))
+          // WebSocket sessions close themselves (1001) once told; give them a moment before the server goes.
+          yield* lifecycle.drained.pipe(Effect.timeout(Duration.seconds(3)), Effect.ignore)
         })
       )
       return yield* Effect.never

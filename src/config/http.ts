@@ -1,15 +1,14 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
-import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { requireRole } from "../auth/caller.js"
 import { Forbidden, Unauthorized } from "../auth/errors.js"
 import { Authentication } from "../auth/middleware.js"
 import { StorageError } from "../storage/errors.js"
 import { groupApi } from "../shared/http-api.js"
 import { ConfigKeyUnknown, ConfigValueInvalid } from "./errors.js"
-import { ConfigEntry, ConfigService, ConfigSnapshot } from "./service.js"
+import * as Operations from "./operations.js"
+import { ConfigEntry, ConfigSnapshot } from "./service.js"
 
 const KeyPath = Schema.Struct({
   key: Schema.String.annotations({ description: "A dotted key such as scheduler.maxRunningTasks" })
@@ -40,13 +39,9 @@ export class ConfigApi extends HttpApiGroup.make("config")
 {}
 
 export const layerConfigHandlers = HttpApiBuilder.group(groupApi(ConfigApi), "config", (handlers) =>
-  Effect.gen(function*() {
-    const config = yield* ConfigService
-    const admin = requireRole("admin")
-    return handlers
-      .handle("snapshot", () => Effect.zipRight(admin, config.snapshot))
-      .handle("resetAll", () => Effect.zipRight(admin, config.resetAll))
-      .handle("get", ({ path }) => Effect.zipRight(admin, config.get(path.key)))
-      .handle("set", ({ path, payload }) => Effect.zipRight(admin, config.set(path.key, payload.value)))
-      .handle("reset", ({ path }) => Effect.zipRight(admin, config.reset(path.key)))
-  }))
+  handlers
+    .handle("snapshot", () => Operations.snapshot)
+    .handle("resetAll", () => Operations.resetAll)
+    .handle("get", ({ path }) => Operations.getKey(path.key))
+    .handle("set", ({ path, payload }) => Operations.setKey(path.key, payload.value))
+    .handle("reset", ({ path }) => Operations.resetKey(path.key)))

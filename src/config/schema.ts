@@ -2,6 +2,7 @@ import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 import { Address, Protocol, ServiceName } from "../shared/address.js"
 import { DurationString, PositiveDurationString } from "../shared/duration.js"
+import { ConfigTasks } from "../scheduler/schema.js"
 
 /** Marks a key whose new value only takes effect after a restart. */
 export const RestartRequired = Symbol.for("miko/config/RestartRequired")
@@ -144,7 +145,11 @@ export const MikoConfigSchema = Schema.Struct({
   }),
   scheduler: section("Background tasks", {
     maxRunningTasks: key(PositiveInt, { default: 8, description: "Most tasks running at once; further ready runs wait by priority" }),
-    historyRetention: key(PositiveInt, { default: 100, description: "Executions kept per task" })
+    historyRetention: key(PositiveInt, { default: 100, description: "Executions kept per task" }),
+    tasks: key(ConfigTasks, {
+      default: [],
+      description: "Tasks declared in configuration (kind http), each with a unique name; changes apply live"
+    })
   }),
   websocket: section("The WebSocket control channel", {
     maxMessageBytes: key(PositiveInt, { default: 65_536, description: "Largest message accepted from a client, in bytes" }),

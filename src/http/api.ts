@@ -2,6 +2,7 @@ import * as HttpApi from "@effect/platform/HttpApi"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { ConfigApi } from "../config/http.js"
 import { RegistryApi } from "../registry/http.js"
+import { SchedulerApi } from "../scheduler/http.js"
 import { version } from "../version.js"
 import { SystemApi } from "./system.js"
 
@@ -10,6 +11,7 @@ export class MikoApi extends HttpApi.make("miko")
   .add(SystemApi)
   .add(ConfigApi)
   .add(RegistryApi)
+  .add(SchedulerApi)
   .annotateContext(OpenApi.annotations({
     title: "Miko",
     version,

@@ -9,6 +9,8 @@ import { createServer } from "node:http"
 import { layerConfigHandlers } from "../config/http.js"
 import { BaseConfig } from "../config/load.js"
 import { layerRegistryHandlers } from "../registry/http.js"
+import { layerSchedulerHandlers } from "../scheduler/http.js"
+import { layerWebSocketRoute } from "../websocket/server.js"
 import { MikoApi } from "./api.js"
 import { layerEdge } from "./edge.js"
 import { layerSystemHandlers } from "./system.js"
@@ -16,10 +18,11 @@ import { layerSystemHandlers } from "./system.js"
 /** The Miko API with every group's handlers, `/openapi.json` and `/docs`. */
 export const layerApi = Layer.mergeAll(
   HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),
-  HttpApiSwagger.layer({ path: "/docs" })
+  HttpApiSwagger.layer({ path: "/docs" }),
+  layerWebSocketRoute
 ).pipe(
   Layer.provideMerge(HttpApiBuilder.api(MikoApi)),
-  Layer.provide([layerSystemHandlers, layerConfigHandlers, layerRegistryHandlers, layerEdge])
+  Layer.provide([layerSystemHandlers, layerConfigHandlers, layerRegistryHandlers, layerSchedulerHandlers, layerEdge])
 )
 
 /** A Node HTTP server on `http.host`:`http.port`. */

@@ -6,7 +6,6 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { Caller, type CallerInfo, hasRole, requireService } from "../auth/caller.js"
 import { Forbidden, Unauthorized } from "../auth/errors.js"
 import { Authentication } from "../auth/middleware.js"
 import { ConfigService } from "../config/service.js"
@@ -16,7 +15,8 @@ import { DurationString } from "../shared/duration.js"
 import { groupApi } from "../shared/http-api.js"
 import { StorageError } from "../storage/errors.js"
 import { EndpointConflict, EndpointNotFound, ServiceNotFound } from "./errors.js"
-import { Endpoint, EndpointId, EndpointList, EndpointStatus, Registration, ServiceDetail, ServiceList, type Visibility } from "./model.js"
+import { Endpoint, EndpointId, EndpointList, EndpointStatus, Registration, ServiceDetail, ServiceList } from "./model.js"
+import * as Operations from "./operations.js"
 import { Registry } from "./service.js"
 
 const ServicePath = Schema.Struct({ service: ServiceName })
@@ -98,20 +98,10 @@ export const layerRegistryHandlers = HttpApiBuilder.group(groupApi(RegistryApi),
     const lifecycle = yield* Lifecycle
     const cachedBody = makeBodyCache()
 
-    /** Who may read what: internal addresses need the internal role; `registry.publicRead: false` needs a token. */
-    const visibilityOf = Effect.gen(function*() {
-      const caller: CallerInfo = yield* Caller
-      if (hasRole(caller, "internal")) return "internal" as Visibility
-      if (caller.name === undefined && !(yield* config.current).registry.publicRead) {
-        return yield* new Unauthorized({ message: "registry.publicRead is off: reading endpoints needs a token" })
-      }
-      return "public" as Visibility
-    })
-
     return handlers
       .handle("list", ({ request, urlParams }) =>
         Effect.gen(function*() {
-          const visibility = yield* visibilityOf
+          const visibility = yield* Operations.visibility
           // An index from the future means the client knew another history (a reset store): answer at once.
           if (urlParams.index !== undefined && urlParams.index <= (yield* registry.current).index) {
             const { maxWait } = (yield* config.current).registry
@@ -131,14 +121,11 @@ export const layerRegistryHandlers = HttpApiBuilder.group(groupApi(RegistryApi),
           const body = cachedBody(state.index, key, () => Effect.runSync(registry.list(filter, visibility)))
           return HttpServerResponse.text(body, { contentType: "application/json", headers })
         }))
-      .handle("services", () => Effect.flatMap(visibilityOf, registry.services))
-      .handle("service", ({ path }) => Effect.flatMap(visibilityOf, (visibility) => registry.service(path.service, visibility)))
+      .handle("services", () => Operations.listServices)
+      .handle("service", ({ path }) => Operations.getService(path.service))
       .handle("register", ({ path, payload }) =>
-        Effect.gen(function*() {
-          yield* requireService(path.service)
-          const { endpoint, created } = yield* registry.register(path.service, payload)
-          return HttpServerResponse.unsafeJson(endpoint, { status: created ? 201 : 200 })
-        }))
-      .handle("heartbeat", ({ path }) => Effect.zipRight(requireService(path.service), registry.heartbeat(path.service, path.id)))
-      .handle("deregister", ({ path }) => Effect.zipRight(requireService(path.service), registry.deregister(path.service, path.id)))
+        Effect.map(Operations.registerEndpoint(path.service, payload), ({ endpoint, created }) =>
+          HttpServerResponse.unsafeJson(endpoint, { status: created ? 201 : 200 })))
+      .handle("heartbeat", ({ path }) => Operations.heartbeatEndpoint(path.service, path.id))
+      .handle("deregister", ({ path }) => Operations.deregisterEndpoint(path.service, path.id))
   }))

@@ -32,7 +32,17 @@ export interface RegistryState {
   readonly index: number
   readonly records: HashMap.HashMap<string, EndpointRecord>
   readonly change: RegistryChange | undefined
+  /** The endpoint as the change left it (as it was, for a removal). */
+  readonly changed: EndpointRecord | undefined
 }
+
+/** What a watcher receives: the whole directory once, or one change. */
+export type RegistryEvent =
+  | { readonly _tag: "Snapshot"; readonly state: RegistryState }
+  | { readonly _tag: "Change"; readonly change: RegistryChange; readonly record: EndpointRecord }
+
+/** How many recent changes are kept so a reconnecting watcher can resume without a snapshot. */
+const historySize = 1024
 
 export interface ServiceDetailView {
   readonly index: number
@@ -59,6 +69,11 @@ export class Registry extends Context.Tag("miko/Registry")<Registry, {
   readonly current: Effect.Effect<RegistryState>
   /** The current state, then the state after each change, in index order with no gap. */
   readonly changes: Stream.Stream<RegistryState>
+  /**
+   * The directory as a stream of events: a snapshot (or, when `fromIndex` is recent enough, the
+   * changes after it), then every change in index order, with no gap and no duplicate.
+   */
+  readonly watch: (fromIndex?: number) => Stream.Stream<RegistryEvent>
   /** Waits until the index is past `after`; answers the index then. */
   readonly awaitIndex: (after: number) => Effect.Effect<number>
   /** Turns endpoints whose lease ran out critical, and removes those critical for too long. */
@@ -85,11 +100,16 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
     const startIndex = loaded.index + 1
     yield* store.saveIndex(startIndex)
     let records = HashMap.empty<string, EndpointRecord>()
-    for (const record of loaded.records) records = HashMap.set(records, record.registration.id, record)
+    for (const record of loaded.records) {
+      // Ephemeral endpoints lived as long as a WebSocket connection; none survives a restart.
+      if (record.connection !== undefined) yield* store.remove(record.registration.id, startIndex)
+      else records = HashMap.set(records, record.registration.id, record)
+    }
     for (const record of staticRecords(initialConfig.registry.static, now)) {
       records = HashMap.set(records, record.registration.id, record)
     }
-    const state = yield* SubscriptionRef.make<RegistryState>({ index: startIndex, records, change: undefined })
+    const state = yield* SubscriptionRef.make<RegistryState>({ index: startIndex, records, change: undefined, changed: undefined })
+    const history = yield* Ref.make<ReadonlyArray<{ readonly change: RegistryChange; readonly record: EndpointRecord }>>([])
     // Waiters for "the index moved" share one Deferred per index, replaced on every change:
     // a thousand blocked requests cost one completion, not a thousand stream subscriptions.
     const nextChange = yield* Ref.make(yield* Deferred.make<void>())
@@ -110,7 +130,8 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
           ? HashMap.remove(current.records, record.registration.id)
           : HashMap.set(current.records, record.registration.id, record)
         const change: RegistryChange = { index, type, service: record.service, endpointId: record.registration.id }
-        yield* SubscriptionRef.set(state, { index, records: next, change })
+        yield* Ref.update(history, (entries) => [...entries.slice(-(historySize - 1)), { change, record }])
+        yield* SubscriptionRef.set(state, { index, records: next, change, changed: record })
         const fresh = yield* Deferred.make<void>()
         yield* Deferred.succeed(yield* Ref.getAndSet(nextChange, fresh), undefined)
         return index
@@ -295,6 +316,27 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
         }),
       current,
       changes: Stream.changesWith(state.changes, (a, b) => a.index === b.index),
+      watch: (fromIndex) =>
+        Stream.changesWith(state.changes, (a, b) => a.index === b.index).pipe(
+          Stream.mapAccumEffect(undefined as number | undefined, (seen, s): Effect.Effect<readonly [number, ReadonlyArray<RegistryEvent>]> => {
+            if (seen === undefined) {
+              return Effect.map(Ref.get(history), (entries) => {
+                const replay = entries.filter((e) => fromIndex !== undefined && e.change.index > fromIndex && e.change.index <= s.index)
+                const covered = fromIndex !== undefined && fromIndex <= s.index &&
+                  (fromIndex === s.index || replay[0]?.change.index === fromIndex + 1)
+                const first: ReadonlyArray<RegistryEvent> = covered
+                  ? replay.map((e) => ({ _tag: "Change" as const, change: e.change, record: e.record }))
+                  : [{ _tag: "Snapshot" as const, state: s }]
+                return [s.index, first] as const
+              })
+            }
+            const events: ReadonlyArray<RegistryEvent> = s.change !== undefined && s.changed !== undefined && s.index > seen
+              ? [{ _tag: "Change", change: s.change, record: s.changed }]
+              : []
+            return Effect.succeed([Math.max(seen, s.index), events] as const)
+          }),
+          Stream.flattenIterables
+        ),
       awaitIndex: (after) => {
         const loop: Effect.Effect<number> = Effect.gen(function*() {
           const waitFor = yield* Ref.get(nextChange)

@@ -18,6 +18,7 @@ interface Stored {
   readonly leaseStatus: EndpointRecord["leaseStatus"]
   readonly checkStatus: EndpointRecord["checkStatus"] | null
   readonly criticalSince: number | null
+  readonly connection?: string | null
 }
 
 /** Registered endpoints and the change index, kept across restarts. Static ones live in config. */
@@ -35,7 +36,8 @@ const toBody = (record: EndpointRecord): string =>
     lastSeenAt: record.lastSeenAt,
     leaseStatus: record.leaseStatus,
     checkStatus: record.checkStatus ?? null,
-    criticalSince: record.criticalSince ?? null
+    criticalSince: record.criticalSince ?? null,
+    connection: record.connection ?? null
   } satisfies Stored)
 
 const fromRow = (row: Row): EndpointRecord => {
@@ -49,7 +51,7 @@ const fromRow = (row: Row): EndpointRecord => {
     leaseStatus: stored.leaseStatus,
     checkStatus: stored.checkStatus ?? undefined,
     criticalSince: stored.criticalSince ?? undefined,
-    connection: undefined
+    connection: stored.connection ?? undefined
   }
 }
 

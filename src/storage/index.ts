@@ -1,3 +1,3 @@
 export { StorageError } from "./errors.js"
 export { layerMigrations, migrate } from "./migrations.js"
-export { layerSqlite } from "./sqlite.js"
+export { layerSqlite, layerSqliteFile } from "./sqlite.js"

@@ -20,6 +20,31 @@ const migrations = {
       token_hash TEXT NOT NULL,
       created_at TEXT NOT NULL
     )`),
+  "0007_scheduler_tasks": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`CREATE TABLE scheduler_tasks (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      spec TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      updated_at TEXT NOT NULL
+    )`),
+  // Execution ids sort by start time, so (task_id, id) serves "newest first" and pruning.
+  "0008_scheduler_executions": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.zipRight(
+      sql`CREATE TABLE scheduler_executions (
+        id TEXT PRIMARY KEY,
+        task_id TEXT NOT NULL,
+        trigger_name TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        scheduled_at TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        status TEXT NOT NULL,
+        error TEXT,
+        result TEXT
+      )`,
+      sql`CREATE INDEX scheduler_executions_task ON scheduler_executions (task_id, id)`
+    )),
   "0005_registry_endpoints": Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.zipRight(
       sql`CREATE TABLE endpoints (

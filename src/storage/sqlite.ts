@@ -38,3 +38,9 @@ export const layerSqlite: Layer.Layer<SqlClient.SqlClient, StorageError, BaseCon
     )
   )
 )
+
+/** A migrated `SqlClient` on a SQLite file of the embedder's choosing, without Miko's config. */
+export const layerSqliteFile = (filename: string): Layer.Layer<SqlClient.SqlClient, StorageError> =>
+  Layer.provideMerge(layerMigrations, SqliteClient.layer({ filename })).pipe(
+    Layer.catchAll((error) => Layer.fail(new StorageError({ message: `cannot open ${filename}: ${String(error.message)}` })))
+  )

@@ -1,0 +1,3 @@
+module github.com/miko-dev/miko/sdk/go
+
+go 1.24

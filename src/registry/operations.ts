@@ -1,0 +1,38 @@
+import * as Effect from "effect/Effect"
+import { Caller, type CallerInfo, hasRole, requireService } from "../auth/caller.js"
+import { Unauthorized } from "../auth/errors.js"
+import { ConfigService } from "../config/service.js"
+import type { EndpointFilter, Registration, Visibility } from "./model.js"
+import { Registry } from "./service.js"
+
+/**
+ * The registry's operations as callers reach them, with their access rules. The HTTP handlers
+ * and the WebSocket commands both call these, so the two agree by construction.
+ */
+
+/** Internal addresses need the internal role; `registry.publicRead: false` needs a token for any read. */
+export const visibility = Effect.gen(function*() {
+  const caller: CallerInfo = yield* Caller
+  if (hasRole(caller, "internal")) return "internal" as Visibility
+  if (caller.name === undefined && !(yield* (yield* ConfigService).current).registry.publicRead) {
+    return yield* new Unauthorized({ message: "registry.publicRead is off: reading endpoints needs a token" })
+  }
+  return "public" as Visibility
+})
+
+export const listEndpoints = (filter: EndpointFilter) =>
+  Effect.flatMap(visibility, (v) => Effect.flatMap(Registry, (registry) => registry.list(filter, v)))
+
+export const listServices = Effect.flatMap(visibility, (v) => Effect.flatMap(Registry, (registry) => registry.services(v)))
+
+export const getService = (name: string) =>
+  Effect.flatMap(visibility, (v) => Effect.flatMap(Registry, (registry) => registry.service(name, v)))
+
+export const registerEndpoint = (service: string, registration: Registration, options?: { readonly connection?: string | undefined }) =>
+  Effect.zipRight(requireService(service), Effect.flatMap(Registry, (registry) => registry.register(service, registration, options)))
+
+export const heartbeatEndpoint = (service: string, id: string) =>
+  Effect.zipRight(requireService(service), Effect.flatMap(Registry, (registry) => registry.heartbeat(service, id)))
+
+export const deregisterEndpoint = (service: string, id: string) =>
+  Effect.zipRight(requireService(service), Effect.flatMap(Registry, (registry) => registry.deregister(service, id)))

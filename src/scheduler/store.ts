@@ -1,0 +1,180 @@
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { StorageError } from "../storage/errors.js"
+import { Execution } from "./model.js"
+import { TaskSpec } from "./schema.js"
+
+/** A task created over the API, as kept across restarts. */
+export interface StoredTask {
+  readonly id: string
+  readonly spec: TaskSpec
+  readonly createdAt: number
+}
+
+/**
+ * Tasks created over the API and the executions of every task, in the `scheduler_tasks` and
+ * `scheduler_executions` tables. The SQL is the part SQLite and PostgreSQL share; instants are
+ * ISO 8601 text, which sorts in time order, and execution ids sort by start.
+ */
+export class SchedulerStore extends Context.Tag("miko/scheduler/SchedulerStore")<SchedulerStore, {
+  /** Stored tasks; rows that no longer decode are reported and skipped. */
+  readonly tasks: Effect.Effect<ReadonlyArray<StoredTask>, StorageError>
+  readonly putTask: (task: StoredTask, now: number) => Effect.Effect<void, StorageError>
+  readonly removeTask: (id: string) => Effect.Effect<void, StorageError>
+  /** Deletes the history of a task. */
+  readonly forgetExecutions: (taskId: string) => Effect.Effect<void, StorageError>
+  /** Inserts executions, or updates those already written (a run that started, then finished). */
+  readonly writeExecutions: (executions: ReadonlyArray<Execution>) => Effect.Effect<void, StorageError>
+  /** Keeps the newest `keep` executions of a task. */
+  readonly prune: (taskId: string, keep: number) => Effect.Effect<void, StorageError>
+  readonly executions: (taskId: string, limit: number) => Effect.Effect<ReadonlyArray<Execution>, StorageError>
+  readonly hasExecutions: (taskId: string) => Effect.Effect<boolean, StorageError>
+  /** The latest instant any of `triggers` of the task was due, when it ever fired. */
+  readonly lastFired: (taskId: string, triggers: ReadonlyArray<string>) => Effect.Effect<Option.Option<number>, StorageError>
+  /** Runs left `running` by a process that stopped without recording their end. */
+  readonly closeDangling: (now: number, reason: string) => Effect.Effect<number, StorageError>
+}>() {}
+
+const storageError = (action: string) => (error: { readonly message: string }) =>
+  new StorageError({ message: `${action}: ${error.message}` })
+
+interface ExecutionRow {
+  readonly id: string
+  readonly task_id: string
+  readonly trigger_name: string
+  readonly attempt: number | string
+  readonly scheduled_at: string
+  readonly started_at: string
+  readonly ended_at: string | null
+  readonly status: string
+  readonly error: string | null
+  readonly result: string | null
+}
+
+const encodeExecution = Schema.encodeSync(Execution)
+const decodeExecution = Schema.decodeUnknown(Execution)
+const encodeSpec = Schema.encodeSync(Schema.parseJson(TaskSpec))
+const decodeSpec = Schema.decodeUnknownEither(Schema.parseJson(TaskSpec))
+
+const toRow = (execution: Execution) => {
+  const encoded = encodeExecution(execution)
+  return {
+    id: encoded.id,
+    task_id: encoded.taskId,
+    trigger_name: encoded.trigger,
+    attempt: encoded.attempt,
+    scheduled_at: encoded.scheduledAt,
+    started_at: encoded.startedAt,
+    ended_at: encoded.endedAt ?? null,
+    status: encoded.status,
+    error: encoded.error ?? null,
+    result: encoded.result ?? null
+  }
+}
+
+const fromRow = (row: ExecutionRow) =>
+  decodeExecution({
+    id: row.id,
+    taskId: row.task_id,
+    trigger: row.trigger_name,
+    attempt: Number(row.attempt),
+    scheduledAt: row.scheduled_at,
+    startedAt: row.started_at,
+    status: row.status,
+    ...(row.ended_at === null ? {} : { endedAt: row.ended_at }),
+    ...(row.error === null ? {} : { error: row.error }),
+    ...(row.result === null ? {} : { result: row.result })
+  }).pipe(Effect.mapError((error) => new StorageError({ message: `execution ${row.id} in the database is unreadable: ${error.message}` })))
+
+const iso = (millis: number) => DateTime.formatIso(DateTime.unsafeMake(millis))
+
+/** Rows per INSERT: well under the bound-parameter limits of both databases. */
+const BATCH_ROWS = 400
+
+export const layerSql: Layer.Layer<SchedulerStore, never, SqlClient.SqlClient> = Layer.effect(
+  SchedulerStore,
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const tasks = Effect.gen(function*() {
+      const rows = yield* sql<{ id: string; spec: string; created_at: string }>`
+        SELECT id, spec, created_at FROM scheduler_tasks ORDER BY created_at, id`
+      const found: Array<StoredTask> = []
+      for (const row of rows) {
+        const spec = decodeSpec(row.spec)
+        if (spec._tag === "Left") {
+          yield* Effect.logWarning(`skipping stored task ${row.id}: ${spec.left.message}`)
+          continue
+        }
+        found.push({ id: row.id, spec: spec.right, createdAt: Date.parse(row.created_at) })
+      }
+      return found
+    }).pipe(Effect.mapError(storageError("reading tasks")))
+
+    const writeChunk = (rows: ReadonlyArray<ReturnType<typeof toRow>>) =>
+      sql`INSERT INTO scheduler_executions ${sql.insert(rows)}
+          ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at, status = excluded.status,
+            error = excluded.error, result = excluded.result`
+
+    return SchedulerStore.of({
+      tasks,
+      putTask: (task, now) =>
+        sql`INSERT INTO scheduler_tasks (id, name, spec, created_at, updated_at)
+            VALUES (${task.id}, ${task.spec.name}, ${encodeSpec(task.spec)}, ${iso(task.createdAt)}, ${iso(now)})
+            ON CONFLICT (id) DO UPDATE SET name = excluded.name, spec = excluded.spec, updated_at = excluded.updated_at`.pipe(
+          Effect.asVoid,
+          Effect.mapError(storageError(`saving task ${task.id}`))
+        ),
+      removeTask: (id) =>
+        sql`DELETE FROM scheduler_tasks WHERE id = ${id}`.pipe(Effect.asVoid, Effect.mapError(storageError(`removing task ${id}`))),
+      forgetExecutions: (taskId) =>
+        sql`DELETE FROM scheduler_executions WHERE task_id = ${taskId}`.pipe(
+          Effect.asVoid,
+          Effect.mapError(storageError(`deleting the history of task ${taskId}`))
+        ),
+      writeExecutions: (executions) => {
+        const rows = executions.map(toRow)
+        const chunks: Array<typeof rows> = []
+        for (let start = 0; start < rows.length; start += BATCH_ROWS) chunks.push(rows.slice(start, start + BATCH_ROWS))
+        return sql.withTransaction(Effect.forEach(chunks, writeChunk, { discard: true })).pipe(
+          Effect.mapError(storageError("recording executions"))
+        )
+      },
+      prune: (taskId, keep) =>
+        sql`DELETE FROM scheduler_executions WHERE task_id = ${taskId} AND id NOT IN (
+              SELECT id FROM scheduler_executions WHERE task_id = ${taskId} ORDER BY id DESC LIMIT ${keep})`.pipe(
+          Effect.asVoid,
+          Effect.mapError(storageError(`pruning the history of task ${taskId}`))
+        ),
+      executions: (taskId, limit) =>
+        sql<ExecutionRow>`SELECT * FROM scheduler_executions WHERE task_id = ${taskId} ORDER BY id DESC LIMIT ${limit}`.pipe(
+          Effect.mapError(storageError(`reading the history of task ${taskId}`)),
+          Effect.flatMap((rows) => Effect.forEach(rows, fromRow))
+        ),
+      hasExecutions: (taskId) =>
+        sql<{ id: string }>`SELECT id FROM scheduler_executions WHERE task_id = ${taskId} LIMIT 1`.pipe(
+          Effect.map((rows) => rows.length > 0),
+          Effect.mapError(storageError(`reading the history of task ${taskId}`))
+        ),
+      lastFired: (taskId, triggers) =>
+        triggers.length === 0
+          ? Effect.succeed(Option.none())
+          : sql<{ last: string | null }>`SELECT MAX(scheduled_at) AS last FROM scheduler_executions
+                WHERE task_id = ${taskId} AND ${sql.in("trigger_name", triggers)}`.pipe(
+            Effect.map((rows) => Option.map(Option.fromNullable(rows[0]?.last), Date.parse)),
+            Effect.mapError(storageError(`reading the history of task ${taskId}`))
+          ),
+      closeDangling: (now, reason) =>
+        sql<{ id: string }>`UPDATE scheduler_executions SET status = 'interrupted', ended_at = ${iso(now)}, error = ${reason}
+            WHERE status = 'running' RETURNING id`.pipe(
+          Effect.map((rows) => rows.length),
+          Effect.mapError(storageError("closing runs left open"))
+        )
+    })
+  })
+)

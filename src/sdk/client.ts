@@ -1,0 +1,364 @@
+/**
+ * The Effect client: the endpoint list, cached and kept fresh by a long-poll; the choice of an
+ * endpoint with a circuit breaker; an `HttpClient` (and a `fetch`) that resolve
+ * `http://<service>/path` and fail over; and self-registration as a scoped resource.
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import { makeApi } from "./api.js"
+import { describeCause } from "./causes.js"
+import { buildSnapshot, type Candidate, choose, clearMarks, mark, type Marks, type PickedEndpoint, type ServiceEntry, type Snapshot } from "./directory.js"
+import {
+  type DirectoryError,
+  type InvalidMikoAddress,
+  type InvalidMikoOptions,
+  type LookupError,
+  MikoUnreachable,
+  NoHealthyEndpoint,
+  type PickError,
+  type RegisterError,
+  RequestFailed,
+  UnknownService
+} from "./errors.js"
+import { type AttemptFailure, isAttemptFailure, makeFailover } from "./failover.js"
+import { type DurationOption, type MikoClientOptions, resolveOptions, type ResolvedOptions } from "./options.js"
+import { register, type Registration } from "./registration.js"
+import { type Fetch, httpClientOf, makeDeadlines, makeTransport } from "./transport.js"
+import type { Endpoint, EndpointRegistration } from "./wire.js"
+
+export type { PickedEndpoint } from "./directory.js"
+export type { Registration } from "./registration.js"
+
+/** What resolving a service URL can fail with, besides the transport. */
+export type ResolveError = PickError
+
+export interface MikoClientService {
+  /** Miko's base URL. */
+  readonly address: string
+  /** Succeeds once an endpoint list is at hand; fails with the first attempt's error otherwise. */
+  readonly ready: Effect.Effect<void, DirectoryError>
+  /** The services in the list. */
+  readonly services: Effect.Effect<ReadonlyArray<string>, DirectoryError>
+  /** Every endpoint Miko lists for the service (any status), passing first, heavier first. */
+  readonly endpoints: (service: string) => Effect.Effect<ReadonlyArray<Endpoint>, LookupError>
+  /** A passing endpoint, chosen by the strategy, skipping endpoints marked down. */
+  readonly pick: (service: string) => Effect.Effect<PickedEndpoint, PickError>
+  /** Reports an endpoint that failed outside this client: it is skipped for the cool-down. */
+  readonly markDown: (endpoint: Endpoint) => Effect.Effect<void>
+  /** True when the last attempt to refresh the list failed: answers come from the last good list. */
+  readonly stale: Effect.Effect<boolean>
+  /** When Miko last confirmed the list. */
+  readonly lastUpdated: Effect.Effect<Option.Option<Date>>
+  /** The change index of the list at hand. */
+  readonly index: Effect.Effect<Option.Option<number>>
+  /** An `HttpClient` that sends `http://<service>/path` to the service's endpoints, with failover. Other URLs pass through. */
+  readonly http: HttpClient.HttpClient.With<HttpClientError.HttpClientError | ResolveError>
+  /** Gives any `HttpClient` the same resolution and failover. */
+  readonly withFailover: <E, R>(client: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E | HttpClientError.RequestError | ResolveError, R>
+  /** `fetch` with resolution and failover; the cause of a `RequestFailed` is what `fetch` rejected with. */
+  readonly fetch: (input: string | URL, init?: RequestInit) => Effect.Effect<Response, RequestFailed | ResolveError>
+  /**
+   * Registers an endpoint of `service` with a lease of `ttl` (default 15s), heartbeats it every
+   * ttl/3 (registering it again when Miko forgot it), and deregisters it when the scope closes.
+   */
+  readonly register: (
+    service: string,
+    endpoint: EndpointRegistration,
+    ttl?: DurationOption
+  ) => Effect.Effect<Registration, RegisterError, Scope.Scope>
+}
+
+interface DirectoryState {
+  readonly snapshot: Snapshot | undefined
+  /** The last refresh's failure; cleared by the next success. */
+  readonly error: DirectoryError | undefined
+  /** Whether a first refresh has finished (with a list or an error). */
+  readonly attempted: boolean
+  readonly updatedAt: number | undefined
+}
+
+/** The breaker's marks and the round-robin counters: read and advanced together on every choice. */
+interface Picker {
+  readonly marks: Marks
+  readonly turns: HashMap.HashMap<string, number>
+}
+
+/**
+ * What the client sends through: Miko's API, and the services' endpoints. Without `http`, the
+ * client's `HttpClient` is built over `fetch`; with it (an `HttpClient` from the caller), each
+ * attempt's timeout is enforced around it instead.
+ */
+export interface ClientTransport {
+  readonly miko: HttpClient.HttpClient
+  readonly fetch: Fetch
+  readonly http?: HttpClient.HttpClient | undefined
+}
+
+/** What the Promise client needs beyond the service. */
+export interface Internals {
+  /** `fetch` that cancels through `init.signal` only. */
+  readonly fetchDetached: (input: string | URL, init?: RequestInit) => Effect.Effect<Response, AttemptFailure | ResolveError>
+}
+
+/** Builds the client from checked options and its transports. */
+export const make = (options: ResolvedOptions, transport: ClientTransport): Effect.Effect<MikoClientService, never, Scope.Scope> =>
+  Effect.map(makeWithInternals(options, transport), ({ service }) => service)
+
+const makeWithInternals = (
+  options: ResolvedOptions,
+  transport: ClientTransport
+): Effect.Effect<{ readonly service: MikoClientService; readonly internals: Internals }, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const api = makeApi(options, transport.miko)
+    const state = yield* SubscriptionRef.make<DirectoryState>({ snapshot: undefined, error: undefined, attempted: false, updatedAt: undefined })
+    const picker = yield* Ref.make<Picker>({ marks: HashMap.empty(), turns: HashMap.empty() })
+    const cooldownMillis = Duration.toMillis(options.cooldown)
+    const unreachable = (message: string) =>
+      new MikoUnreachable({ address: options.address, message: `Miko at ${options.address} is unreachable: ${message}` })
+
+    // ---- The cached list, kept fresh in the background
+
+    const refresh = Effect.gen(function*() {
+      const before = yield* SubscriptionRef.get(state)
+      const list = yield* api.endpoints(before.snapshot?.index).pipe(
+        Effect.tapError((error) => SubscriptionRef.update(state, (s) => ({ ...s, error, attempted: true })))
+      )
+      const now = yield* Clock.currentTimeMillis
+      if (before.snapshot !== undefined && list.index === before.snapshot.index) {
+        // The wait ended with nothing new: the list at hand is confirmed.
+        return yield* SubscriptionRef.update(state, (s) => ({ ...s, error: undefined, attempted: true, updatedAt: now }))
+      }
+      // A new index, or a lower one after Miko's store was reset: either way, this list is the truth now.
+      const snapshot = buildSnapshot(list, options.addressKind)
+      yield* Ref.update(picker, (p) => ({ ...p, marks: clearMarks(p.marks, before.snapshot, snapshot, now) }))
+      yield* SubscriptionRef.set(state, { snapshot, error: undefined, attempted: true, updatedAt: now })
+    })
+
+    // While Miko is unreachable: retries from backoff.min, doubling up to backoff.max, with jitter.
+    const backoff = Schedule.exponential(options.backoffMin).pipe(
+      Schedule.union(Schedule.spaced(options.backoffMax)),
+      Schedule.jittered
+    )
+
+    yield* refresh.pipe(
+      Effect.tapError((error) => Effect.logDebug(`endpoint list not refreshed: ${error.message}`)),
+      Effect.retry(backoff),
+      Effect.forever,
+      Effect.annotateLogs("package", "miko/sdk"),
+      Effect.forkScoped
+    )
+
+    const firstList: Effect.Effect<Snapshot, DirectoryError> = state.changes.pipe(
+      Stream.filter((s) => s.snapshot !== undefined || s.attempted),
+      Stream.runHead,
+      Effect.flatMap(Option.match({ onNone: () => Effect.fail(unreachable("the client is closed")), onSome: (s) => settled(s) }))
+    )
+
+    const settled = (s: DirectoryState): Effect.Effect<Snapshot, DirectoryError> => {
+      if (s.snapshot !== undefined) return Effect.succeed(s.snapshot)
+      if (s.attempted) return Effect.fail(s.error ?? unreachable("no endpoint list yet"))
+      return firstList
+    }
+
+    /** The list at hand; before the first one, waits for the first attempt to end. */
+    const current = Effect.flatMap(SubscriptionRef.get(state), settled)
+
+    const entryOf = (service: string): Effect.Effect<ServiceEntry, LookupError> =>
+      Effect.flatMap(current, (snapshot) => {
+        const entry = snapshot.services.get(service)
+        return entry === undefined
+          ? Effect.fail(new UnknownService({ service, message: `no service ${JSON.stringify(service)} in Miko's list` }))
+          : Effect.succeed(entry)
+      })
+
+    // ---- Choosing an endpoint
+
+    const noHealthy = (service: string, entry: ServiceEntry) => {
+      const passing = entry.endpoints.filter((e) => e.status === "passing").length
+      const detail = passing > 0
+        ? `none of its ${passing} passing endpoints has a ${options.addressKind} address`
+        : `its ${entry.endpoints.length} endpoints are ${[...new Set(entry.endpoints.map((e) => e.status))].join(" or ")}`
+      return new NoHealthyEndpoint({ service, message: `service ${JSON.stringify(service)} has no healthy endpoint: ${detail}` })
+    }
+
+    const chooseFor = (service: string, tried: ReadonlySet<string> | undefined): Effect.Effect<Candidate, PickError> =>
+      Effect.flatMap(entryOf(service), (entry) => {
+        if (entry.candidates.length === 0) return Effect.fail(noHealthy(service, entry))
+        const withRandom = (random: number) =>
+          Effect.clockWith((clock) =>
+            Ref.modify(picker, (p): [Candidate | undefined, Picker] => {
+              const turn = Option.getOrElse(HashMap.get(p.turns, service), () => 0)
+              const now = clock.unsafeCurrentTimeMillis()
+              const chosen = choose(entry, { strategy: options.strategy, zone: options.zone, marks: p.marks, now, tried, turn, random })
+              const turns = options.strategy === "weighted-random" ? p.turns : HashMap.set(p.turns, service, (turn + 1) % Number.MAX_SAFE_INTEGER)
+              return [chosen, { marks: p.marks, turns }]
+            })
+          ).pipe(Effect.flatMap((chosen) => (chosen === undefined ? Effect.fail(noHealthy(service, entry)) : Effect.succeed(chosen))))
+        return options.strategy === "weighted-random" ? Effect.flatMap(Random.next, withRandom) : withRandom(0)
+      })
+
+    const markDown = (endpoint: Endpoint) =>
+      cooldownMillis <= 0
+        ? Effect.void
+        : Effect.clockWith((clock) =>
+          Ref.update(picker, (p) => ({ ...p, marks: mark(p.marks, endpoint, clock.unsafeCurrentTimeMillis() + cooldownMillis) }))
+        )
+
+    // ---- Requests to services
+
+    const deadlines = options.attemptTimeout === undefined ? undefined : yield* makeDeadlines(options.attemptTimeout)
+    const failover = makeFailover(
+      { choose: chooseFor, markDown },
+      { maxAttempts: options.maxAttempts, attemptTimeout: options.attemptTimeout, deadlines },
+      transport.fetch
+    )
+    // The client's own HttpClient enforces attempt deadlines in its fetch; one given by the caller gets a timeout around each attempt.
+    const http = transport.http === undefined
+      ? failover.httpClient(yield* httpClientOf(deadlines === undefined ? transport.fetch : deadlines.fetch(transport.fetch)), false)
+      : failover.httpClient(transport.http, true)
+
+    const fetch = (input: string | URL, init?: RequestInit): Effect.Effect<Response, RequestFailed | ResolveError> =>
+      failover.fetch(input, init).pipe(
+        Effect.catchIf(isAttemptFailure, ({ cause }) => {
+          const href = typeof input === "string" ? input : input.href
+          return Effect.fail(new RequestFailed({ url: href, message: `${init?.method ?? "GET"} ${href} failed: ${describeCause(cause)}`, cause }))
+        })
+      )
+
+    const service: MikoClientService = {
+      address: options.address,
+      ready: Effect.asVoid(current),
+      services: Effect.map(current, (snapshot) => [...snapshot.services.keys()]),
+      endpoints: (name) => Effect.map(entryOf(name), (entry) => entry.endpoints),
+      pick: (name) => Effect.map(chooseFor(name, undefined), (candidate) => candidate.picked),
+      markDown,
+      stale: Effect.map(SubscriptionRef.get(state), (s) => s.snapshot === undefined || s.error !== undefined),
+      lastUpdated: Effect.map(SubscriptionRef.get(state), (s) => Option.map(Option.fromNullable(s.updatedAt), (at) => new Date(at))),
+      index: Effect.map(SubscriptionRef.get(state), (s) => Option.map(Option.fromNullable(s.snapshot), (snapshot) => snapshot.index)),
+      http,
+      withFailover: (client) => failover.httpClient(client, true),
+      fetch,
+      register: register(api)
+    }
+    return { service, internals: { fetchDetached: failover.fetchDetached } }
+  })
+
+const pickErrorTags: ReadonlySet<string> = new Set([
+  "MikoUnreachable",
+  "MikoUnauthorized",
+  "MikoForbidden",
+  "MikoRequestError",
+  "UnknownService",
+  "NoHealthyEndpoint"
+])
+
+/** Whether an error is one of the SDK's lookup errors (`ResolveError`). */
+export const isPickError = (error: unknown): error is PickError =>
+  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string" && pickErrorTags.has(error._tag)
+
+const buildOwn = (options: ResolvedOptions) =>
+  Effect.gen(function*() {
+    const transport = yield* makeTransport(options.tls)
+    return yield* makeWithInternals(options, { miko: yield* httpClientOf(transport.miko), fetch: transport.services })
+  })
+
+/** The client built from checked options, with its own transport (TLS settings applied). */
+export const layerResolved = (options: ResolvedOptions): Layer.Layer<MikoClient> =>
+  Layer.scoped(MikoClient, Effect.map(buildOwn(options), ({ service }) => service))
+
+/** The Promise client's view: the service and its internals. */
+export class MikoInternals extends Context.Tag("miko/sdk/MikoInternals")<MikoInternals, {
+  readonly service: MikoClientService
+  readonly internals: Internals
+}>() {}
+
+export const layerInternals = (options: ResolvedOptions): Layer.Layer<MikoInternals> => Layer.scoped(MikoInternals, buildOwn(options))
+
+/** The Miko client as an Effect service. */
+export class MikoClient extends Context.Tag("miko/sdk/MikoClient")<MikoClient, MikoClientService>() {
+  /**
+   * The client with its own transports: its own keep-alive connections to Miko (closed with the
+   * layer), and the platform's `fetch` to services (its own connections there too when `tls` is set).
+   */
+  static readonly layer = (options: MikoClientOptions = {}): Layer.Layer<MikoClient, InvalidMikoAddress | InvalidMikoOptions> =>
+    Layer.unwrapEffect(Effect.map(resolveOptions(options), layerResolved))
+
+  /** The client over the `HttpClient` in context, for Miko's API and for `http`; `fetch` uses the platform's (or its own with `tls`). */
+  static readonly layerWithHttpClient = (
+    options: MikoClientOptions = {}
+  ): Layer.Layer<MikoClient, InvalidMikoAddress | InvalidMikoOptions, HttpClient.HttpClient> =>
+    Layer.scoped(
+      MikoClient,
+      Effect.gen(function*() {
+        const resolved = yield* resolveOptions(options)
+        const client = yield* HttpClient.HttpClient
+        const transport = yield* makeTransport(resolved.tls)
+        return yield* make(resolved, { miko: client, http: client, fetch: transport.services })
+      })
+    )
+
+  /**
+   * Replaces the `HttpClient` in context with the client's resolving one: `http://<service>/path`
+   * goes to the service with failover; a lookup error arrives as a `RequestError` (reason
+   * `Transport`) whose `cause` is the SDK error.
+   */
+  static readonly layerHttpClient: Layer.Layer<HttpClient.HttpClient, never, MikoClient> = Layer.effect(
+    HttpClient.HttpClient,
+    Effect.map(MikoClient, (client) =>
+      HttpClient.makeWith(
+        (requests: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
+          Effect.flatMap(requests, (request) =>
+            Effect.mapError(client.http.execute(request), (error) =>
+              isPickError(error) ? new HttpClientError.RequestError({ request, reason: "Transport", cause: error, description: error.message }) : error)),
+        Effect.succeed
+      ))
+  )
+
+  static readonly ready: Effect.Effect<void, DirectoryError, MikoClient> = Effect.flatMap(MikoClient, (client) => client.ready)
+  static readonly services: Effect.Effect<ReadonlyArray<string>, DirectoryError, MikoClient> = Effect.flatMap(MikoClient, (client) => client.services)
+  static readonly stale: Effect.Effect<boolean, never, MikoClient> = Effect.flatMap(MikoClient, (client) => client.stale)
+  static readonly lastUpdated: Effect.Effect<Option.Option<Date>, never, MikoClient> = Effect.flatMap(MikoClient, (client) => client.lastUpdated)
+
+  static readonly endpoints = (service: string): Effect.Effect<ReadonlyArray<Endpoint>, LookupError, MikoClient> =>
+    Effect.flatMap(MikoClient, (client) => client.endpoints(service))
+
+  static readonly pick = (service: string): Effect.Effect<PickedEndpoint, PickError, MikoClient> =>
+    Effect.flatMap(MikoClient, (client) => client.pick(service))
+
+  static readonly register = (
+    service: string,
+    endpoint: EndpointRegistration,
+    ttl?: DurationOption
+  ): Effect.Effect<Registration, RegisterError, MikoClient | Scope.Scope> =>
+    Effect.flatMap(MikoClient, (client) => client.register(service, endpoint, ttl))
+
+  /** The resolving `HttpClient`. */
+  static readonly httpClient: Effect.Effect<HttpClient.HttpClient.With<HttpClientError.HttpClientError | ResolveError>, never, MikoClient> =
+    Effect.map(MikoClient, (client) => client.http)
+
+  /** The resolving `HttpClient` for one service: request URLs are paths (`/users/1`). */
+  static readonly httpClientFor = (
+    service: string
+  ): Effect.Effect<HttpClient.HttpClient.With<HttpClientError.HttpClientError | ResolveError>, never, MikoClient> =>
+    Effect.map(MikoClient, (client) => client.http.pipe(HttpClient.mapRequest(HttpClientRequest.prependUrl(`http://${service}`))))
+
+  /** Gives `client` the resolution and failover of the Miko client. */
+  static readonly withFailover = <E, R>(
+    client: HttpClient.HttpClient.With<E, R>
+  ): Effect.Effect<HttpClient.HttpClient.With<E | HttpClientError.RequestError | ResolveError, R>, never, MikoClient> =>
+    Effect.map(MikoClient, (miko) => miko.withFailover(client))
+}

@@ -1,0 +1,202 @@
+/**
+ * Requests to services with failover: each attempt goes to an endpoint chosen afresh; a failed
+ * attempt (transport error, timeout, 502/503/504) marks its endpoint down and, while attempts
+ * remain and the request may be sent again, the next attempt goes elsewhere.
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { resolveUrl, type ServiceUrl, serviceUrl } from "./address.js"
+import { isRefused } from "./causes.js"
+import type { Candidate } from "./directory.js"
+import type { PickError } from "./errors.js"
+import type { Deadlines, Fetch } from "./transport.js"
+import type { Endpoint } from "./wire.js"
+
+/** Methods a request may be sent again with, to another endpoint, after an attempt failed. */
+const idempotent: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"])
+
+/** Answers that blame the endpoint (or the proxy in front of it) rather than the request. */
+export const unavailable = (status: number) => status === 502 || status === 503 || status === 504
+
+/** One try on one endpoint. `failed`: the endpoint is to blame; `refused`: nothing was sent. */
+type Attempt<A, E> =
+  | { readonly _tag: "Success"; readonly value: A; readonly failed: boolean }
+  | { readonly _tag: "Failure"; readonly error: E; readonly failed: boolean; readonly refused: boolean }
+
+/** A `fetch` request failed on the endpoints tried: `cause` is what `fetch` rejected with (or a `TimeoutError`). */
+export class AttemptFailure {
+  readonly _tag = "AttemptFailure"
+  constructor(readonly cause: unknown) {}
+}
+
+export const isAttemptFailure = (error: unknown): error is AttemptFailure => error instanceof AttemptFailure
+
+/** Where attempts go: the client's choice of endpoint and its circuit breaker. */
+export interface Chooser {
+  /** An endpoint of the service, preferring those this request has not `tried`. */
+  readonly choose: (service: string, tried: ReadonlySet<string> | undefined) => Effect.Effect<Candidate, PickError>
+  readonly markDown: (endpoint: Endpoint) => Effect.Effect<void>
+}
+
+export interface FailoverSettings {
+  readonly maxAttempts: number
+  readonly attemptTimeout: Duration.Duration | undefined
+  /** Enforces `attemptTimeout` on `fetch` attempts; absent when there is no timeout. */
+  readonly deadlines: Deadlines | undefined
+}
+
+/** A short pause before the next attempt: 10 ms, doubling, at most 1 s. */
+const attemptDelay = (attempt: number) => Duration.millis(Math.min(10 * 2 ** (attempt - 1), 1_000))
+
+export const makeFailover = (chooser: Chooser, settings: FailoverSettings, fetchFn: Fetch) => {
+  const run = <A, E, R>(
+    service: string,
+    retry: { readonly always: boolean; readonly whenRefused: boolean },
+    send: (candidate: Candidate) => Effect.Effect<Attempt<A, E>, never, R>,
+    discard: (value: A) => Effect.Effect<void>
+  ): Effect.Effect<A, E | PickError, R> => {
+    const finish = (result: Attempt<A, E>): Effect.Effect<A, E> =>
+      result._tag === "Success" ? Effect.succeed(result.value) : Effect.fail(result.error)
+    const loop = (attempt: number, tried: ReadonlySet<string> | undefined): Effect.Effect<A, E | PickError, R> =>
+      Effect.flatMap(chooser.choose(service, tried), (candidate) =>
+        Effect.flatMap(send(candidate), (result): Effect.Effect<A, E | PickError, R> => {
+          if (!result.failed) return finish(result)
+          const again = attempt < settings.maxAttempts &&
+            (retry.always || (retry.whenRefused && result._tag === "Failure" && result.refused))
+          const marked = chooser.markDown(candidate.endpoint)
+          if (!again) return Effect.zipRight(marked, finish(result))
+          return marked.pipe(
+            Effect.zipRight(result._tag === "Success" ? discard(result.value) : Effect.void),
+            Effect.zipRight(Effect.sleep(attemptDelay(attempt))),
+            Effect.zipRight(loop(attempt + 1, new Set([...(tried ?? []), candidate.key])))
+          )
+        }))
+    return loop(1, undefined)
+  }
+
+  /**
+   * Whether a request may go to another endpoint after a failed attempt: an idempotent method, or
+   * an `Idempotency-Key` header, and a body that can be sent twice (not a stream); any replayable
+   * request once the connection was refused.
+   */
+  const retryFor = (method: string, replayable: boolean, idempotencyKey: () => boolean) => ({
+    always: replayable && (idempotent.has(method) || idempotencyKey()),
+    whenRefused: replayable
+  })
+
+  const timeoutMessage = settings.attemptTimeout === undefined ? "" : `no response within ${Duration.format(settings.attemptTimeout)}`
+
+  const isTransportError = (error: unknown): error is HttpClientError.RequestError =>
+    HttpClientError.isHttpClientError(error) && error._tag === "RequestError" && error.reason === "Transport"
+
+  /**
+   * Resolution and failover for an `HttpClient`. `timed`: whether attempts need a timeout around
+   * them (the client's own `HttpClient` enforces it in its `fetch`, at less cost).
+   */
+  const httpClient = <E, R>(self: HttpClient.HttpClient.With<E, R>, timed: boolean) => {
+    const send = (request: HttpClientRequest.HttpClientRequest, url: ServiceUrl) =>
+    (candidate: Candidate): Effect.Effect<Attempt<HttpClientResponse.HttpClientResponse, E | HttpClientError.RequestError>, never, R> => {
+      const target = HttpClientRequest.setUrl(request, resolveUrl(candidate.target, url))
+      const sent = settings.attemptTimeout === undefined || !timed
+        ? self.execute(target)
+        : Effect.timeoutFail(self.execute(target), {
+          duration: settings.attemptTimeout,
+          onTimeout: () => new HttpClientError.RequestError({ request: target, reason: "Transport", description: timeoutMessage })
+        })
+      return Effect.match(sent, {
+        onSuccess: (value) => ({ _tag: "Success", value, failed: unavailable(value.status) }),
+        onFailure: (error) => ({ _tag: "Failure", error, failed: isTransportError(error), refused: isTransportError(error) && isRefused(error.cause) })
+      })
+    }
+    const discard = (response: HttpClientResponse.HttpClientResponse) => Effect.ignore(Effect.timeout(response.arrayBuffer, Duration.seconds(1)))
+    return HttpClient.makeWith(
+      (requests: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
+        Effect.flatMap(requests, (request): Effect.Effect<HttpClientResponse.HttpClientResponse, E | HttpClientError.RequestError | PickError, R> => {
+          const url = serviceUrl(request.url)
+          if (url === undefined) return self.execute(request)
+          const keyed = () => request.headers["idempotency-key"] !== undefined
+          return run(url.service, retryFor(request.method, request.body._tag !== "Stream", keyed), send(request, url), discard)
+        }),
+      Effect.succeed
+    )
+  }
+
+  const responded = (value: Response): Attempt<Response, AttemptFailure> => ({ _tag: "Success", value, failed: unavailable(value.status) })
+  const threw = (cause: unknown): Attempt<Response, AttemptFailure> => ({ _tag: "Failure", error: new AttemptFailure(cause), failed: true, refused: isRefused(cause) })
+  const { deadlines } = settings
+
+  /** One `fetch` attempt: interrupting the fiber, the caller's signal and the attempt's deadline abort it. */
+  const attemptInterruptible = (url: string, init: RequestInit | undefined) =>
+    Effect.async<Attempt<Response, AttemptFailure>>((resume) => {
+      const controller = new AbortController()
+      const disarm = deadlines?.track(() => controller.abort(deadlines.error()))
+      const callerSignal = init?.signal ?? undefined
+      // Linking signals is costly: only when the caller brought one.
+      const signal = callerSignal === undefined ? controller.signal : AbortSignal.any([controller.signal, callerSignal])
+      fetchFn(url, { ...init, signal }).then(
+        (response) => {
+          disarm?.()
+          resume(Effect.succeed(responded(response)))
+        },
+        (error: unknown) => {
+          disarm?.()
+          resume(Effect.succeed(threw(error)))
+        }
+      )
+      return Effect.sync(() => {
+        disarm?.()
+        controller.abort()
+      })
+    })
+
+  /**
+   * One `fetch` attempt that cancels as `fetch` does, through the caller's signal only. It
+   * attaches no signal of its own (undici pays for every signal a request carries, more than the
+   * rest of the SDK's work): an attempt past its deadline is left behind, and its response, should
+   * one still come, is discarded.
+   */
+  const attemptDetached = (url: string, init: RequestInit | undefined) =>
+    Effect.async<Attempt<Response, AttemptFailure>>((resume) => {
+      let settled = false
+      const settle = (outcome: Attempt<Response, AttemptFailure>) => {
+        if (settled) return false
+        settled = true
+        disarm?.()
+        resume(Effect.succeed(outcome))
+        return true
+      }
+      const disarm = deadlines?.track(() => settle(threw(deadlines.error())))
+      fetchFn(url, init).then(
+        (response) => {
+          if (!settle(responded(response))) void response.body?.cancel().catch(() => undefined)
+        },
+        (error: unknown) => settle(threw(error))
+      )
+    })
+
+  const fetchWith = (attempt: (url: string, init: RequestInit | undefined) => Effect.Effect<Attempt<Response, AttemptFailure>>) =>
+  (input: string | URL, init?: RequestInit): Effect.Effect<Response, AttemptFailure | PickError> => {
+    const href = typeof input === "string" ? input : input.href
+    const url = serviceUrl(href)
+    if (url === undefined) {
+      return Effect.flatMap(attempt(href, init), (result) => (result._tag === "Success" ? Effect.succeed(result.value) : Effect.fail(result.error)))
+    }
+    const method = init?.method === undefined ? "GET" : init.method.toUpperCase()
+    const discard = (response: Response) => Effect.promise(() => response.body?.cancel().catch(() => undefined) ?? Promise.resolve())
+    const keyed = () => init?.headers !== undefined && new Headers(init.headers).has("idempotency-key")
+    return run(url.service, retryFor(method, !(init?.body instanceof ReadableStream), keyed), (candidate) => attempt(resolveUrl(candidate.target, url), init), discard)
+  }
+
+  return {
+    /** Resolution and failover for any `HttpClient`. */
+    httpClient,
+    /** `fetch` with resolution and failover, cancelled by interruption (and the caller's signal). */
+    fetch: fetchWith(attemptInterruptible),
+    /** `fetch` with resolution and failover, cancelled by the caller's signal only: the Promise client's. */
+    fetchDetached: fetchWith(attemptDetached)
+  }
+}

@@ -1,0 +1,102 @@
+import * as Effect from "effect/Effect"
+import * as FiberMap from "effect/FiberMap"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as ConfigOperations from "../config/operations.js"
+import * as RegistryOperations from "../registry/operations.js"
+import { didYouMean } from "../shared/suggest.js"
+import { version } from "../version.js"
+import type { Connection } from "./connection.js"
+import { InvalidArguments, UnknownCommand, UnknownSubscription } from "./errors.js"
+import {
+
+  ConfigSetArgs,
+  EndpointFilterArgs,
+  EndpointRefArgs,
+  NoArgs,
+  OptionalConfigKeyArgs,
+  RegisterArgs,
+  SubscribeArgs,
+  UnsubscribeArgs
+} from "./protocol.js"
+import { subscribe } from "./subscriptions.js"
+
+/** What a command answers, and what must happen once the answer is on its way. */
+export interface Outcome {
+  readonly data: unknown
+  readonly afterReply?: Effect.Effect<void> | undefined
+}
+
+type Run<R> = (args: unknown, connection: Connection) => Effect.Effect<Outcome, unknown, R>
+
+const invalidArguments = (command: string) => (error: ParseResult.ParseError) =>
+  new InvalidArguments({
+    message: `${command}: ` + ParseResult.ArrayFormatter.formatErrorSync(error)
+      .map((issue) => (issue.path.length > 0 ? `${issue.path.map(String).join(".")}: ` : "") + issue.message)
+      .join("; ")
+  })
+
+/** A command: its arguments decoded with a Schema, then one operation shared with the HTTP API. */
+const command = <A, I, E, R>(
+  name: string,
+  args: Schema.Schema<A, I>,
+  run: (args: A, connection: Connection) => Effect.Effect<unknown, E, R>
+): Run<R> =>
+(raw, connection) =>
+  Schema.decodeUnknown(args, { onExcessProperty: "error" })(raw ?? {}).pipe(
+    Effect.mapError(invalidArguments(name)),
+    Effect.flatMap((decoded) => run(decoded, connection)),
+    Effect.map((data) => ({ data }))
+  )
+
+const filterOf = (args: typeof EndpointFilterArgs.Type) => ({
+  services: args.service === undefined ? undefined : typeof args.service === "string" ? [args.service] : args.service,
+  tag: args.tag,
+  zone: args.zone,
+  status: args.status
+})
+
+const registryCommands = {
+  "ping": command("ping", NoArgs, () => Effect.succeed({ pong: true, version })),
+  "endpoints.list": command("endpoints.list", EndpointFilterArgs, (args) => RegistryOperations.listEndpoints(filterOf(args))),
+  "endpoints.register": command("endpoints.register", RegisterArgs, (args, connection) =>
+    Effect.map(
+      RegistryOperations.registerEndpoint(args.service, args.endpoint, args.ephemeral ? { connection: connection.id } : undefined),
+      ({ endpoint, created }) => ({ endpoint, created })
+    )),
+  "endpoints.heartbeat": command("endpoints.heartbeat", EndpointRefArgs, (args) => RegistryOperations.heartbeatEndpoint(args.service, args.id)),
+  "endpoints.deregister": command("endpoints.deregister", EndpointRefArgs, (args) =>
+    Effect.as(RegistryOperations.deregisterEndpoint(args.service, args.id), { deregistered: args.id })),
+  "config.get": command("config.get", OptionalConfigKeyArgs, (args) =>
+    args.key === undefined ? ConfigOperations.snapshot : ConfigOperations.getKey(args.key)),
+  "config.set": command("config.set", ConfigSetArgs, (args) => ConfigOperations.setKey(args.key, args.value)),
+  "config.reset": command("config.reset", OptionalConfigKeyArgs, (args) =>
+    args.key === undefined ? ConfigOperations.resetAll : ConfigOperations.resetKey(args.key)),
+  "unsubscribe": command("unsubscribe", UnsubscribeArgs, (args, connection) =>
+    Effect.gen(function*() {
+      if (!(yield* FiberMap.has(connection.subscriptions, args.subscription))) {
+        return yield* new UnknownSubscription({ message: `no subscription ${JSON.stringify(args.subscription)} on this connection` })
+      }
+      yield* FiberMap.remove(connection.subscriptions, args.subscription)
+      return { unsubscribed: args.subscription }
+    }))
+}
+
+const subscribeCommand = (raw: unknown, connection: Connection) =>
+  Schema.decodeUnknown(SubscribeArgs, { onExcessProperty: "error" })(raw ?? {}).pipe(
+    Effect.mapError(invalidArguments("subscribe")),
+    Effect.flatMap((args) => subscribe(connection, args))
+  )
+
+/** Every command by name. */
+export const commands = { ...registryCommands, subscribe: subscribeCommand }
+
+export type CommandName = keyof typeof commands
+
+const isCommandName = (name: string): name is CommandName => Object.prototype.hasOwnProperty.call(commands, name)
+
+export const findCommand = (name: string) =>
+  isCommandName(name)
+    ? Effect.succeed(commands[name])
+    : Effect.fail(new UnknownCommand({ message: `unknown command ${JSON.stringify(name)}${didYouMean(name, Object.keys(commands))}` }))
+

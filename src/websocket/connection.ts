@@ -1,0 +1,29 @@
+import type * as Effect from "effect/Effect"
+import type * as FiberMap from "effect/FiberMap"
+import type * as Ref from "effect/Ref"
+import type { CallerInfo } from "../auth/caller.js"
+import type { ServerMessage } from "./protocol.js"
+
+/** One client connection, as commands and subscriptions see it. */
+export interface Connection {
+  readonly id: string
+  /** Undefined until the connection has authenticated. */
+  readonly caller: Ref.Ref<CallerInfo | undefined>
+  /** Queues a message; a client that lets its queue fill is closed as a slow consumer. */
+  readonly send: (message: ServerMessage) => Effect.Effect<void>
+  readonly subscriptions: FiberMap.FiberMap<string>
+  readonly nextSubscriptionId: Effect.Effect<string>
+}
+
+export const closeCodes = {
+  normal: 1000,
+  goingAway: 1001,
+  policy: 1008,
+  tooBig: 1009,
+  unexpected: 1011,
+  tryAgainLater: 1013
+} as const
+
+/** Encodes a message once for the wire. */
+export const encodeMessage = (message: ServerMessage): string => JSON.stringify(message)
+

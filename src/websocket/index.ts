@@ -1,0 +1,16 @@
+export { commands, findCommand } from "./commands.js"
+export type { Connection } from "./connection.js"
+export * from "./errors.js"
+export {
+  AuthMessage,
+  AuthResult,
+  ClientMessage,
+  CommandMessage,
+  EventMessage,
+  HelloMessage,
+  ResultError,
+  ResultOk,
+  ServerMessage,
+  SubscribeArgs
+} from "./protocol.js"
+export { layerHub, layerWebSocketRoute, WebSocketHub } from "./server.js"

@@ -1,0 +1,267 @@
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FiberMap from "effect/FiberMap"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Queue from "effect/Queue"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import { Caller, type CallerInfo } from "../auth/caller.js"
+import { Tokens } from "../auth/tokens.js"
+import { ConfigService } from "../config/service.js"
+import { Lifecycle } from "../http/readiness.js"
+import { Registry } from "../registry/service.js"
+import { errorCode } from "../shared/api-error.js"
+import { version } from "../version.js"
+import { findCommand } from "./commands.js"
+import { closeCodes, type Connection, encodeMessage } from "./connection.js"
+import { InvalidJson, InvalidMessage, MessageTooLarge } from "./errors.js"
+import { ClientMessage, type ServerMessage } from "./protocol.js"
+import { type RawWebSocket, rawWebSocketOf } from "./raw.js"
+
+/** Open connections, counted against `websocket.maxConnections`. */
+export class WebSocketHub extends Context.Tag("miko/websocket/WebSocketHub")<WebSocketHub, {
+  readonly open: Ref.Ref<number>
+  readonly nextId: Effect.Effect<string>
+}>() {}
+
+export const layerHub: Layer.Layer<WebSocketHub> = Layer.effect(
+  WebSocketHub,
+  Effect.gen(function*() {
+    const counter = yield* Ref.make(0)
+    return WebSocketHub.of({
+      open: yield* Ref.make(0),
+      nextId: Effect.map(Ref.updateAndGet(counter, (n) => n + 1), (n) => `ws-${n}`)
+    })
+  })
+)
+
+const errorBody = (error: unknown): { code: string; message: string } => {
+  if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
+    const message = "message" in error && typeof error.message === "string" ? error.message : error._tag
+    return { code: errorCode(error._tag), message }
+  }
+  return { code: "internal", message: "internal error; see the server log" }
+}
+
+const decodeClientMessage = Schema.decodeUnknownEither(ClientMessage)
+
+const parse = (text: string, maxBytes: number): Either.Either<ClientMessage, InvalidJson | InvalidMessage | MessageTooLarge> => {
+  if (Buffer.byteLength(text) > maxBytes) {
+    return Either.left(new MessageTooLarge({ message: `message larger than websocket.maxMessageBytes (${maxBytes} bytes)` }))
+  }
+  return Either.try({ try: () => JSON.parse(text) as unknown, catch: (e) => new InvalidJson({ message: `not valid JSON: ${e instanceof Error ? e.message : String(e)}` }) }).pipe(
+    Either.flatMap((json) =>
+      Either.mapLeft(decodeClientMessage(json), (error) =>
+        new InvalidMessage({
+          message: "expected {\"type\":\"command\",\"id\",\"command\",\"args\"} or {\"type\":\"auth\",\"token\"}: " +
+            ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => `${i.path.join(".") || "message"}: ${i.message}`).join("; ")
+        })))
+  )
+}
+
+const idOf = (text: string): string | number | null => {
+  const match = /"id"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)/.exec(text)
+  if (match === null) return null
+  return match[1]!.startsWith("\"") ? (JSON.parse(match[1]!) as string) : Number(match[1])
+}
+
+/** One connection from upgrade to close. */
+const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCaller: CallerInfo | undefined) =>
+  Effect.gen(function*() {
+    const hub = yield* WebSocketHub
+    const config = yield* ConfigService
+    const tokens = yield* Tokens
+    const lifecycle = yield* Lifecycle
+    const registry = yield* Registry
+    const context = yield* Effect.context<Registry | ConfigService>()
+    const limits = (yield* config.current).websocket
+    const id = yield* hub.nextId
+    const caller = yield* Ref.make<CallerInfo | undefined>(headerCaller)
+    const outgoing = yield* Queue.dropping<string>(limits.outgoingQueue)
+    const closed = yield* Deferred.make<{ readonly code: number; readonly reason: string; readonly terminate?: boolean }>()
+    const subscriptions = yield* FiberMap.make<string>()
+    const subscriptionCounter = yield* Ref.make(0)
+    const raw = yield* Ref.make<RawWebSocket | undefined>(undefined)
+    const lastPong = yield* Ref.make(0)
+
+    const close = (code: number, reason: string) => Deferred.succeed(closed, { code, reason })
+    /** For a peer that no longer reads: no closing handshake to wait for. */
+    const terminate = (reason: string) => Deferred.succeed(closed, { code: closeCodes.policy, reason, terminate: true })
+    const send = (message: ServerMessage) =>
+      Effect.flatMap(Queue.offer(outgoing, encodeMessage(message)), (accepted) =>
+        accepted ? Effect.void : close(closeCodes.policy, `slow consumer: more than ${limits.outgoingQueue} messages queued`))
+
+    const connection: Connection = {
+      id,
+      caller,
+      send: (message) => Effect.asVoid(send(message)),
+      subscriptions,
+      nextSubscriptionId: Effect.map(Ref.updateAndGet(subscriptionCounter, (n) => n + 1), (n) => `sub-${n}`)
+    }
+
+    /** Sends queued messages one at a time, each only after the previous one reached the socket. */
+    const writer = Effect.forever(
+      Effect.gen(function*() {
+        const text = yield* Queue.take(outgoing)
+        const ws = yield* Ref.get(raw)
+        if (ws === undefined || ws.readyState !== 1) return
+        yield* Effect.async<void>((resume) => ws.send(text, () => resume(Effect.void)))
+      })
+    )
+
+    const runCommand = (message: Extract<ClientMessage, { type: "command" }>, who: CallerInfo) =>
+      Effect.gen(function*() {
+        const run = yield* findCommand(message.command)
+        return yield* run(message.args, connection)
+      }).pipe(
+        Effect.provideService(Caller, who),
+        Effect.provide(context),
+        Effect.matchCauseEffect({
+          onSuccess: (outcome) =>
+            Effect.zipRight(send({ id: message.id, type: "result", ok: true, data: outcome.data ?? null }), outcome.afterReply ?? Effect.void),
+          onFailure: (cause) =>
+            Option.match(Cause.failureOption(cause), {
+              onSome: (error) => send({ id: message.id, type: "result", ok: false, error: errorBody(error) }),
+              onNone: () =>
+                Effect.zipRight(
+                  Effect.logError("WebSocket command failed", cause),
+                  send({ id: message.id, type: "result", ok: false, error: { code: "internal", message: "internal error; see the server log" } })
+                )
+            })
+        })
+      )
+
+    const onMessage = (data: string | Uint8Array) =>
+      Effect.gen(function*() {
+        const text = typeof data === "string" ? data : new TextDecoder().decode(data)
+        const parsed = parse(text, limits.maxMessageBytes)
+        if (Either.isLeft(parsed)) {
+          return yield* send({ id: idOf(text), type: "result", ok: false, error: errorBody(parsed.left) })
+        }
+        const message = parsed.right
+        const who = yield* Ref.get(caller)
+        if (message.type === "auth") {
+          const found = yield* tokens.authenticate(message.token.trim())
+          if (Option.isNone(found)) {
+            yield* send({ type: "auth", ok: false, error: { code: "unauthorized", message: "unknown or revoked token" } })
+            return yield* close(closeCodes.policy, "authentication failed")
+          }
+          yield* Ref.set(caller, found.value)
+          return yield* send({ type: "auth", ok: true, name: found.value.name ?? "", roles: [...found.value.roles] })
+        }
+        if (who === undefined) {
+          return yield* send({
+            id: message.id,
+            type: "result",
+            ok: false,
+            error: { code: "unauthorized", message: "authenticate first: send {\"type\":\"auth\",\"token\":\"...\"}" }
+          })
+        }
+        yield* runCommand(message, who)
+      })
+
+    const heartbeat = Effect.gen(function*() {
+      const ws = yield* Ref.get(raw)
+      if (ws === undefined) return
+      const now = yield* Clock.currentTimeMillis
+      if (now - (yield* Ref.get(lastPong)) > Duration.toMillis(limits.pingInterval) + Duration.toMillis(limits.pongTimeout)) {
+        yield* Effect.logInfo(`closing WebSocket ${id}: no answer to pings`)
+        return yield* terminate("no answer to pings")
+      }
+      ws.ping()
+    }).pipe(Effect.repeat(Schedule.spaced(limits.pingInterval)))
+
+    const authDeadline = Effect.gen(function*() {
+      yield* Effect.sleep(limits.authTimeout)
+      if ((yield* Ref.get(caller)) === undefined) yield* close(closeCodes.policy, "authentication timeout")
+    })
+
+    /** On shutdown: stop subscriptions, let the queue drain (briefly), then close with 1001. */
+    const onShutdown = Effect.gen(function*() {
+      yield* lifecycle.shutdown
+      yield* FiberMap.clear(subscriptions)
+      yield* Effect.repeat(Queue.size(outgoing), { until: (size) => size === 0, schedule: Schedule.spaced("10 millis") }).pipe(
+        Effect.timeout("2 seconds"),
+        Effect.ignore
+      )
+      yield* close(closeCodes.goingAway, "server shutting down")
+    })
+
+    const session = Effect.scoped(Effect.gen(function*() {
+      const ws = rawWebSocketOf(request)
+      yield* Ref.set(raw, ws)
+      ws?.on("pong", () => Effect.runSync(Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.set(lastPong, now))))
+      yield* Ref.set(lastPong, yield* Clock.currentTimeMillis)
+      yield* send({ type: "hello", version, authenticated: headerCaller !== undefined })
+      yield* Effect.forkScoped(writer)
+      yield* Effect.forkScoped(heartbeat)
+      yield* Effect.forkScoped(onShutdown)
+      if (headerCaller === undefined) yield* Effect.forkScoped(authDeadline)
+      const { code, reason, terminate: abrupt } = yield* Deferred.await(closed)
+      // What the writer already handed to the socket goes out before the close frame.
+      if (abrupt === true) ws?.terminate()
+      else ws?.close(code, reason)
+    }))
+
+    const socket = yield* request.upgrade
+    yield* Ref.update(hub.open, (n) => n + 1)
+    // The session starts once the socket is open (writing earlier is not allowed) and ends with it.
+    yield* socket.runRaw(onMessage, { onOpen: Effect.asVoid(Effect.fork(session)) }).pipe(
+      Effect.ignore,
+      lifecycle.hold,
+      Effect.ensuring(Effect.all([
+        Ref.update(hub.open, (n) => n - 1),
+        FiberMap.clear(subscriptions),
+        registry.removeConnection(id).pipe(Effect.catchAll((e) => Effect.logError(`ephemeral endpoints of ${id} not removed: ${e.message}`)))
+      ]))
+    )
+  })
+
+const refuse = (status: number, code: string, message: string) =>
+  HttpServerResponse.unsafeJson({ error: { code, message } }, { status })
+
+/** `GET /v1/ws`: checks the limits and an Authorization header, then upgrades. */
+const upgrade = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  if (request.headers["upgrade"]?.toLowerCase() !== "websocket") {
+    return refuse(426, "upgrade_required", "this is the WebSocket endpoint: connect with a WebSocket client")
+  }
+  const hub = yield* WebSocketHub
+  const config = yield* ConfigService
+  const lifecycle = yield* Lifecycle
+  const tokens = yield* Tokens
+  if (yield* lifecycle.isShuttingDown) return refuse(503, "shutting_down", "the server is shutting down")
+  const { maxConnections } = (yield* config.current).websocket
+  if ((yield* Ref.get(hub.open)) >= maxConnections) {
+    return refuse(503, "too_many_connections", `at most ${maxConnections} WebSocket connections (websocket.maxConnections)`)
+  }
+  const header = request.headers["authorization"]
+  let caller: CallerInfo | undefined
+  if (header !== undefined) {
+    const token = header.replace(/^Bearer\s+/i, "").trim()
+    const found = yield* tokens.authenticate(token)
+    if (Option.isNone(found)) return refuse(401, "unauthorized", "unknown or revoked token")
+    caller = found.value
+  }
+  yield* serveConnection(request, caller)
+  return HttpServerResponse.empty()
+})
+
+/** The WebSocket endpoint, on the same server and port as the HTTP API. */
+export const layerWebSocketRoute = HttpApiBuilder.Router.use((router) =>
+  Effect.gen(function*() {
+    const context = yield* Effect.context<WebSocketHub | ConfigService | Tokens | Lifecycle | Registry>()
+    yield* router.get("/v1/ws", Effect.provide(upgrade, context))
+  })
+).pipe(Layer.provide(layerHub))
