@@ -4,6 +4,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as ConfigOperations from "../config/operations.js"
 import * as RegistryOperations from "../registry/operations.js"
+import * as SchedulerOperations from "../scheduler/operations.js"
 import { didYouMean } from "../shared/suggest.js"
 import { version } from "../version.js"
 import type { Connection } from "./connection.js"
@@ -13,10 +14,13 @@ import {
   ConfigSetArgs,
   EndpointFilterArgs,
   EndpointRefArgs,
+  EventArgs,
   NoArgs,
   OptionalConfigKeyArgs,
+  OptionalTaskRefArgs,
   RegisterArgs,
   SubscribeArgs,
+  TaskRefArgs,
   UnsubscribeArgs
 } from "./protocol.js"
 import { subscribe } from "./subscriptions.js"
@@ -56,7 +60,7 @@ const filterOf = (args: typeof EndpointFilterArgs.Type) => ({
   status: args.status
 })
 
-const registryCommands = {
+const simpleCommands = {
   "ping": command("ping", NoArgs, () => Effect.succeed({ pong: true, version })),
   "endpoints.list": command("endpoints.list", EndpointFilterArgs, (args) => RegistryOperations.listEndpoints(filterOf(args))),
   "endpoints.register": command("endpoints.register", RegisterArgs, (args, connection) =>
@@ -72,6 +76,13 @@ const registryCommands = {
   "config.set": command("config.set", ConfigSetArgs, (args) => ConfigOperations.setKey(args.key, args.value)),
   "config.reset": command("config.reset", OptionalConfigKeyArgs, (args) =>
     args.key === undefined ? ConfigOperations.resetAll : ConfigOperations.resetKey(args.key)),
+  "tasks.list": command("tasks.list", NoArgs, () => SchedulerOperations.listTasks),
+  "tasks.run": command("tasks.run", TaskRefArgs, (args) => SchedulerOperations.runTask(args.id)),
+  "tasks.pause": command("tasks.pause", OptionalTaskRefArgs, (args) =>
+    args.id === undefined ? SchedulerOperations.pauseAll : SchedulerOperations.pauseTask(args.id)),
+  "tasks.resume": command("tasks.resume", OptionalTaskRefArgs, (args) =>
+    args.id === undefined ? SchedulerOperations.resumeAll : SchedulerOperations.resumeTask(args.id)),
+  "events.fire": command("events.fire", EventArgs, (args) => SchedulerOperations.fireEvent(args.name)),
   "unsubscribe": command("unsubscribe", UnsubscribeArgs, (args, connection) =>
     Effect.gen(function*() {
       if (!(yield* FiberMap.has(connection.subscriptions, args.subscription))) {
@@ -89,7 +100,7 @@ const subscribeCommand = (raw: unknown, connection: Connection) =>
   )
 
 /** Every command by name. */
-export const commands = { ...registryCommands, subscribe: subscribeCommand }
+export const commands = { ...simpleCommands, subscribe: subscribeCommand }
 
 export type CommandName = keyof typeof commands
 

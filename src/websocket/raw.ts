@@ -4,6 +4,7 @@ import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 /** The parts of a Node `ws` WebSocket the channel needs beyond sending text: flow control and pings. */
 export interface RawWebSocket {
   readonly readyState: number
+  readonly bufferedAmount: number
   send(data: string, callback: (error?: Error) => void): void
   ping(): void
   close(code: number, reason: string): void

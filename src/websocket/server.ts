@@ -2,6 +2,7 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -21,6 +22,7 @@ import { Tokens } from "../auth/tokens.js"
 import { ConfigService } from "../config/service.js"
 import { Lifecycle } from "../http/readiness.js"
 import { Registry } from "../registry/service.js"
+import { Scheduler } from "../scheduler/service.js"
 import { errorCode } from "../shared/api-error.js"
 import { version } from "../version.js"
 import { findCommand } from "./commands.js"
@@ -54,6 +56,10 @@ const errorBody = (error: unknown): { code: string; message: string } => {
   return { code: "internal", message: "internal error; see the server log" }
 }
 
+/** Unsent bytes a socket may hold before the writer waits for it. */
+const backlogBytes = 256 * 1024
+const ignoreSendError = () => undefined
+
 const decodeClientMessage = Schema.decodeUnknownEither(ClientMessage)
 
 const parse = (text: string, maxBytes: number): Either.Either<ClientMessage, InvalidJson | InvalidMessage | MessageTooLarge> => {
@@ -84,7 +90,7 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
     const tokens = yield* Tokens
     const lifecycle = yield* Lifecycle
     const registry = yield* Registry
-    const context = yield* Effect.context<Registry | ConfigService>()
+    const context = yield* Effect.context<Registry | ConfigService | Scheduler>()
     const limits = (yield* config.current).websocket
     const id = yield* hub.nextId
     const caller = yield* Ref.make<CallerInfo | undefined>(headerCaller)
@@ -110,13 +116,24 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
       nextSubscriptionId: Effect.map(Ref.updateAndGet(subscriptionCounter, (n) => n + 1), (n) => `sub-${n}`)
     }
 
-    /** Sends queued messages one at a time, each only after the previous one reached the socket. */
+    /**
+     * Sends what is queued, in batches. While the socket keeps up, messages go straight out; once
+     * it holds more than a little unsent data, the writer waits for it to drain, so a reader that
+     * falls behind fills its own queue (and is closed) instead of Miko's memory.
+     */
     const writer = Effect.forever(
       Effect.gen(function*() {
-        const text = yield* Queue.take(outgoing)
+        const batch = yield* Queue.takeBetween(outgoing, 1, 256)
         const ws = yield* Ref.get(raw)
         if (ws === undefined || ws.readyState !== 1) return
-        yield* Effect.async<void>((resume) => ws.send(text, () => resume(Effect.void)))
+        const messages = Chunk.toReadonlyArray(batch)
+        for (const text of messages.slice(0, -1)) ws.send(text, ignoreSendError)
+        const last = messages[messages.length - 1]!
+        if (ws.bufferedAmount > backlogBytes) {
+          yield* Effect.async<void>((resume) => ws.send(last, () => resume(Effect.void)))
+        } else {
+          ws.send(last, ignoreSendError)
+        }
       })
     )
 
@@ -261,7 +278,7 @@ const upgrade = Effect.gen(function*() {
 /** The WebSocket endpoint, on the same server and port as the HTTP API. */
 export const layerWebSocketRoute = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function*() {
-    const context = yield* Effect.context<WebSocketHub | ConfigService | Tokens | Lifecycle | Registry>()
+    const context = yield* Effect.context<WebSocketHub | ConfigService | Tokens | Lifecycle | Registry | Scheduler>()
     yield* router.get("/v1/ws", Effect.provide(upgrade, context))
   })
 ).pipe(Layer.provide(layerHub))

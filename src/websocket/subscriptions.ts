@@ -1,6 +1,7 @@
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as FiberMap from "effect/FiberMap"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { requireRole } from "../auth/caller.js"
 import { ConfigService, redactedConfig } from "../config/service.js"
@@ -8,6 +9,8 @@ import type { Endpoint, EndpointFilter, Visibility } from "../registry/model.js"
 import * as RegistryOperations from "../registry/operations.js"
 import { toEndpoint } from "../registry/record.js"
 import { Registry, type RegistryEvent } from "../registry/service.js"
+import { ExecutionChange } from "../scheduler/model.js"
+import { Scheduler } from "../scheduler/service.js"
 import { visibleEndpoints } from "../registry/view.js"
 import type { Connection } from "./connection.js"
 import { TooManySubscriptions } from "./errors.js"
@@ -29,6 +32,8 @@ const endpointEventData = (event: RegistryEvent, visibility: Visibility, filter:
   if (endpoint === undefined || !matchesChange(endpoint, filter, event.change.type === "status")) return undefined
   return { type: event.change.type, index: event.change.index, service: event.change.service, endpointId: event.change.endpointId, endpoint }
 }
+
+const encodeExecutionChange = Schema.encodeSync(ExecutionChange)
 
 const startStream = (connection: Connection, topic: "endpoints" | "config" | "tasks", events: Stream.Stream<unknown>) =>
   Effect.gen(function*() {
@@ -73,7 +78,12 @@ export const subscribe = (connection: Connection, args: SubscribeArgs) =>
         const config = yield* ConfigService
         return yield* startStream(connection, "config", Stream.map(config.changes, (c) => ({ config: redactedConfig(c) })))
       }
-      case "tasks":
-        return yield* startStream(connection, "tasks", Stream.never)
+      case "tasks": {
+        yield* requireRole("admin")
+        const scheduler = yield* Scheduler
+        const taskId = args.taskId
+        const executions = taskId === undefined ? scheduler.changes : Stream.filter(scheduler.changes, (change) => change.execution.taskId === taskId)
+        return yield* startStream(connection, "tasks", Stream.map(executions, encodeExecutionChange))
+      }
     }
   })
