@@ -74,6 +74,14 @@ export class Registry extends Context.Tag("miko/Registry")<Registry, {
    * changes after it), then every change in index order, with no gap and no duplicate.
    */
   readonly watch: (fromIndex?: number) => Stream.Stream<RegistryEvent>
+  /**
+   * The changes after `from` up to and including `to`, when they are all still kept; `None`
+   * when some are gone (the caller then starts from a snapshot).
+   */
+  readonly changesBetween: (
+    from: number,
+    to: number
+  ) => Effect.Effect<Option.Option<ReadonlyArray<{ readonly change: RegistryChange; readonly record: EndpointRecord }>>>
   /** Waits until the index is past `after`; answers the index then. */
   readonly awaitIndex: (after: number) => Effect.Effect<number>
   /** Turns endpoints whose lease ran out critical, and removes those critical for too long. */
@@ -337,6 +345,12 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
           }),
           Stream.flattenIterables
         ),
+      changesBetween: (from, to) =>
+        Effect.map(Ref.get(history), (entries) => {
+          if (from >= to) return Option.some([])
+          const wanted = entries.filter((e) => e.change.index > from && e.change.index <= to)
+          return wanted.length === to - from ? Option.some(wanted) : Option.none()
+        }),
       awaitIndex: (after) => {
         const loop: Effect.Effect<number> = Effect.gen(function*() {
           const waitFor = yield* Ref.get(nextChange)

@@ -9,8 +9,12 @@ export interface Connection {
   readonly id: string
   /** Undefined until the connection has authenticated. */
   readonly caller: Ref.Ref<CallerInfo | undefined>
-  /** Queues a message; a client that lets its queue fill is closed as a slow consumer. */
+  /** Sends a message; a client that lets too many go unread is closed as a slow consumer. */
   readonly send: (message: ServerMessage) => Effect.Effect<void>
+  /** Hands an encoded message to the socket at once; false when the outgoing limit is exceeded. */
+  readonly sendText: (text: string) => boolean
+  /** Closes the connection as a slow consumer. */
+  readonly overflow: Effect.Effect<void>
   readonly subscriptions: FiberMap.FiberMap<string>
   readonly nextSubscriptionId: Effect.Effect<string>
 }

@@ -2,7 +2,6 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -13,7 +12,6 @@ import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
-import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -25,6 +23,7 @@ import { Registry } from "../registry/service.js"
 import { Scheduler } from "../scheduler/service.js"
 import { errorCode } from "../shared/api-error.js"
 import { version } from "../version.js"
+import { EndpointBroadcast, layer as layerBroadcast } from "./broadcast.js"
 import { findCommand } from "./commands.js"
 import { closeCodes, type Connection, encodeMessage } from "./connection.js"
 import { InvalidJson, InvalidMessage, MessageTooLarge } from "./errors.js"
@@ -56,10 +55,6 @@ const errorBody = (error: unknown): { code: string; message: string } => {
   return { code: "internal", message: "internal error; see the server log" }
 }
 
-/** Unsent bytes a socket may hold before the writer waits for it. */
-const backlogBytes = 256 * 1024
-const ignoreSendError = () => undefined
-
 const decodeClientMessage = Schema.decodeUnknownEither(ClientMessage)
 
 const parse = (text: string, maxBytes: number): Either.Either<ClientMessage, InvalidJson | InvalidMessage | MessageTooLarge> => {
@@ -90,11 +85,10 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
     const tokens = yield* Tokens
     const lifecycle = yield* Lifecycle
     const registry = yield* Registry
-    const context = yield* Effect.context<Registry | ConfigService | Scheduler>()
+    const context = yield* Effect.context<Registry | ConfigService | Scheduler | EndpointBroadcast>()
     const limits = (yield* config.current).websocket
     const id = yield* hub.nextId
     const caller = yield* Ref.make<CallerInfo | undefined>(headerCaller)
-    const outgoing = yield* Queue.dropping<string>(limits.outgoingQueue)
     const closed = yield* Deferred.make<{ readonly code: number; readonly reason: string; readonly terminate?: boolean }>()
     const subscriptions = yield* FiberMap.make<string>()
     const subscriptionCounter = yield* Ref.make(0)
@@ -104,38 +98,32 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
     const close = (code: number, reason: string) => Deferred.succeed(closed, { code, reason })
     /** For a peer that no longer reads: no closing handshake to wait for. */
     const terminate = (reason: string) => Deferred.succeed(closed, { code: closeCodes.policy, reason, terminate: true })
-    const send = (message: ServerMessage) =>
-      Effect.flatMap(Queue.offer(outgoing, encodeMessage(message)), (accepted) =>
-        accepted ? Effect.void : close(closeCodes.policy, `slow consumer: more than ${limits.outgoingQueue} messages queued`))
+    const overflow = close(closeCodes.policy, `slow consumer: more than ${limits.outgoingQueue} messages unread`)
+    /**
+     * Messages go to the socket at once, in order. Each counts as outgoing until the socket has
+     * written it; a reader that leaves more than `websocket.outgoingQueue` of them unread is
+     * closed, and nobody else waits for it.
+     */
+    const outbox = { pending: 0 }
+    const sendText = (text: string): boolean => {
+      const ws = Effect.runSync(Ref.get(raw))
+      if (ws === undefined || ws.readyState !== 1) return true
+      if (outbox.pending >= limits.outgoingQueue) return false
+      outbox.pending++
+      ws.send(text, () => outbox.pending--)
+      return true
+    }
+    const send = (message: ServerMessage) => Effect.suspend(() => (sendText(encodeMessage(message)) ? Effect.void : overflow))
 
     const connection: Connection = {
       id,
       caller,
-      send: (message) => Effect.asVoid(send(message)),
+      send,
+      sendText,
+      overflow,
       subscriptions,
       nextSubscriptionId: Effect.map(Ref.updateAndGet(subscriptionCounter, (n) => n + 1), (n) => `sub-${n}`)
     }
-
-    /**
-     * Sends what is queued, in batches. While the socket keeps up, messages go straight out; once
-     * it holds more than a little unsent data, the writer waits for it to drain, so a reader that
-     * falls behind fills its own queue (and is closed) instead of Miko's memory.
-     */
-    const writer = Effect.forever(
-      Effect.gen(function*() {
-        const batch = yield* Queue.takeBetween(outgoing, 1, 256)
-        const ws = yield* Ref.get(raw)
-        if (ws === undefined || ws.readyState !== 1) return
-        const messages = Chunk.toReadonlyArray(batch)
-        for (const text of messages.slice(0, -1)) ws.send(text, ignoreSendError)
-        const last = messages[messages.length - 1]!
-        if (ws.bufferedAmount > backlogBytes) {
-          yield* Effect.async<void>((resume) => ws.send(last, () => resume(Effect.void)))
-        } else {
-          ws.send(last, ignoreSendError)
-        }
-      })
-    )
 
     const runCommand = (message: Extract<ClientMessage, { type: "command" }>, who: CallerInfo) =>
       Effect.gen(function*() {
@@ -208,7 +196,7 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
     const onShutdown = Effect.gen(function*() {
       yield* lifecycle.shutdown
       yield* FiberMap.clear(subscriptions)
-      yield* Effect.repeat(Queue.size(outgoing), { until: (size) => size === 0, schedule: Schedule.spaced("10 millis") }).pipe(
+      yield* Effect.repeat(Effect.sync(() => outbox.pending), { until: (pending) => pending === 0, schedule: Schedule.spaced("10 millis") }).pipe(
         Effect.timeout("2 seconds"),
         Effect.ignore
       )
@@ -221,12 +209,11 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
       ws?.on("pong", () => Effect.runSync(Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.set(lastPong, now))))
       yield* Ref.set(lastPong, yield* Clock.currentTimeMillis)
       yield* send({ type: "hello", version, authenticated: headerCaller !== undefined })
-      yield* Effect.forkScoped(writer)
       yield* Effect.forkScoped(heartbeat)
       yield* Effect.forkScoped(onShutdown)
       if (headerCaller === undefined) yield* Effect.forkScoped(authDeadline)
       const { code, reason, terminate: abrupt } = yield* Deferred.await(closed)
-      // What the writer already handed to the socket goes out before the close frame.
+      // What was already handed to the socket goes out before the close frame.
       if (abrupt === true) ws?.terminate()
       else ws?.close(code, reason)
     }))
@@ -278,7 +265,7 @@ const upgrade = Effect.gen(function*() {
 /** The WebSocket endpoint, on the same server and port as the HTTP API. */
 export const layerWebSocketRoute = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function*() {
-    const context = yield* Effect.context<WebSocketHub | ConfigService | Tokens | Lifecycle | Registry | Scheduler>()
+    const context = yield* Effect.context<WebSocketHub | ConfigService | Tokens | Lifecycle | Registry | Scheduler | EndpointBroadcast>()
     yield* router.get("/v1/ws", Effect.provide(upgrade, context))
   })
-).pipe(Layer.provide(layerHub))
+).pipe(Layer.provide([layerHub, layerBroadcast]))

@@ -5,33 +5,14 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { requireRole } from "../auth/caller.js"
 import { ConfigService, redactedConfig } from "../config/service.js"
-import type { Endpoint, EndpointFilter, Visibility } from "../registry/model.js"
+import type { EndpointFilter } from "../registry/model.js"
+import { EndpointBroadcast } from "./broadcast.js"
 import * as RegistryOperations from "../registry/operations.js"
-import { toEndpoint } from "../registry/record.js"
-import { Registry, type RegistryEvent } from "../registry/service.js"
 import { ExecutionChange } from "../scheduler/model.js"
 import { Scheduler } from "../scheduler/service.js"
-import { visibleEndpoints } from "../registry/view.js"
 import type { Connection } from "./connection.js"
 import { TooManySubscriptions } from "./errors.js"
 import type { SubscribeArgs } from "./protocol.js"
-
-const matchesChange = (endpoint: Endpoint, filter: EndpointFilter, statusChange: boolean) =>
-  (filter.services === undefined || filter.services.length === 0 || filter.services.includes(endpoint.service)) &&
-  (filter.tag === undefined || endpoint.tags.includes(filter.tag)) &&
-  (filter.zone === undefined || endpoint.zone === filter.zone) &&
-  // A status change is sent even when it leaves the filtered status, so the client sees the endpoint go.
-  (filter.status === undefined || statusChange || endpoint.status === filter.status)
-
-/** Registry events as a caller may see them: snapshots filtered, changes to invisible endpoints left out. */
-const endpointEventData = (event: RegistryEvent, visibility: Visibility, filter: EndpointFilter) => {
-  if (event._tag === "Snapshot") {
-    return { type: "snapshot", index: event.state.index, services: visibleEndpoints(event.state.records, visibility, filter) }
-  }
-  const endpoint = toEndpoint(event.record, visibility)
-  if (endpoint === undefined || !matchesChange(endpoint, filter, event.change.type === "status")) return undefined
-  return { type: event.change.type, index: event.change.index, service: event.change.service, endpointId: event.change.endpointId, endpoint }
-}
 
 const encodeExecutionChange = Schema.encodeSync(ExecutionChange)
 
@@ -59,7 +40,12 @@ export const subscribe = (connection: Connection, args: SubscribeArgs) =>
     switch (args.topic) {
       case "endpoints": {
         const visibility = yield* RegistryOperations.visibility
-        const registry = yield* Registry
+        const broadcast = yield* EndpointBroadcast
+        const config = yield* ConfigService
+        const { maxSubscriptions } = (yield* config.current).websocket
+        if ((yield* FiberMap.size(connection.subscriptions)) >= maxSubscriptions) {
+          return yield* new TooManySubscriptions({ message: `at most ${maxSubscriptions} subscriptions per connection (websocket.maxSubscriptions)` })
+        }
         const f = args.filter
         const filter: EndpointFilter = {
           services: f?.service === undefined ? undefined : typeof f.service === "string" ? [f.service] : f.service,
@@ -67,11 +53,16 @@ export const subscribe = (connection: Connection, args: SubscribeArgs) =>
           zone: f?.zone,
           status: f?.status
         }
-        const events = registry.watch(args.index).pipe(
-          Stream.map((event) => endpointEventData(event, visibility, filter)),
-          Stream.filter((data) => data !== undefined)
+        const subscription = yield* connection.nextSubscriptionId
+        const key = `${connection.id}/${subscription}`
+        // The subscription lives as a fiber of the connection, so unsubscribing or closing ends it.
+        const membership = Effect.never.pipe(Effect.onInterrupt(() => broadcast.remove(key)))
+        yield* FiberMap.run(connection.subscriptions, subscription, membership)
+        const join = broadcast.add(
+          { key, subscription, filter, visibility, sendText: connection.sendText, overflow: connection.overflow },
+          args.index
         )
-        return yield* startStream(connection, "endpoints", events)
+        return { data: { subscription }, afterReply: join }
       }
       case "config": {
         yield* requireRole("admin")
