@@ -72,9 +72,10 @@ const schedulerLateness = withScheduler((scheduler) =>
   Effect.gen(function*() {
     const samples = []
     let measureFrom = Infinity
+    let measureUntil = Infinity
     const work = Effect.flatMap(Scheduler.CurrentRun, (run) =>
       Effect.sync(() => {
-        if (run.scheduledAt >= measureFrom) samples.push(preciseNow() - run.scheduledAt)
+        if (run.scheduledAt >= measureFrom && run.scheduledAt < measureUntil) samples.push(preciseNow() - run.scheduledAt)
       }))
     yield* scheduler.pause()
     const first = Date.now() + 1_000
@@ -89,6 +90,7 @@ const schedulerLateness = withScheduler((scheduler) =>
     const registrationMs = performance.now() - registering
     yield* scheduler.resume()
     measureFrom = Date.now() + PERIOD_MS
+    measureUntil = measureFrom + PERIOD_MS * (CYCLES - 1)
     yield* Effect.sleep(Duration.millis(PERIOD_MS * CYCLES + 500))
     return { samples, registrationMs, dueRuns: TASKS * (CYCLES - 1) }
   }))

@@ -1,7 +1,9 @@
-import type * as Chunk from "effect/Chunk"
+import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
+import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import type { Execution } from "./model.js"
 import type { SchedulerStore } from "./store.js"
@@ -11,14 +13,20 @@ type Item =
   | { readonly _tag: "flush"; readonly done: Deferred.Deferred<void> }
   | { readonly _tag: "forget"; readonly taskId: string; readonly history: boolean; readonly done: Deferred.Deferred<void> }
 
-/** Most items written in one transaction. */
-const BATCH_ITEMS = 1_000
+/**
+ * How long the writer gathers records before committing them. SQLite commits synchronously and
+ * waits for the disk; one commit every tenth of a second instead of one per record keeps those
+ * pauses few and short, and a run that starts and ends within the window is written once.
+ */
+const WINDOW = Duration.millis(100)
+
+/** Most items written in one transaction, so no single commit holds the process for long. */
+const BATCH_ITEMS = 500
 
 /**
  * Records executions behind the scheduler's back: a run never waits for the database. One
- * writer takes whatever has queued up and writes it in one transaction, so under load a batch
- * grows instead of each start and end paying for its own commit; a run that started and ended
- * within one batch is written once.
+ * writer gathers records for a short window and writes them in one transaction. Reading the
+ * history (`flush`) or forgetting a task cuts the window short.
  */
 export interface Recorder {
   readonly record: (execution: Execution) => Effect.Effect<void>
@@ -91,14 +99,38 @@ export const makeRecorder = (
         yield* writeAll(latest, touched)
       })
 
-    yield* Queue.takeBetween(queue, 1, BATCH_ITEMS).pipe(
-      Effect.flatMap(writeBatch),
-      Effect.forever,
-      Effect.forkScoped
-    )
+    // Flushes and forgets queued and not yet handled: while there are any, the writer does not wait.
+    const urgent = yield* Ref.make(0)
+    // Completed to cut the writer's current window short.
+    const wake = yield* Ref.make(yield* Deferred.make<void>())
+
+    const gather = Effect.gen(function*() {
+      if ((yield* Ref.get(urgent)) > 0) return
+      const signal = yield* Deferred.make<void>()
+      yield* Ref.set(wake, signal)
+      // Looked at again after `wake` is set: a flush queued in between has already signalled the old one.
+      if ((yield* Ref.get(urgent)) > 0) return
+      yield* Effect.raceFirst(Effect.sleep(WINDOW), Deferred.await(signal))
+    })
+
+    yield* Effect.gen(function*() {
+      const first = yield* Queue.take(queue)
+      if (first._tag === "write") yield* gather
+      const rest = yield* Queue.takeUpTo(queue, BATCH_ITEMS - 1)
+      const items = Chunk.prepend(rest, first)
+      yield* writeBatch(items)
+      const handled = Chunk.reduce(items, 0, (count, item) => (item._tag === "write" ? count : count + 1))
+      if (handled > 0) yield* Ref.update(urgent, (n) => n - handled)
+    }).pipe(Effect.forever, Effect.forkScoped)
 
     const enqueueAndWait = (item: (done: Deferred.Deferred<void>) => Item) =>
-      Effect.flatMap(Deferred.make<void>(), (done) => Effect.zipRight(Queue.offer(queue, item(done)), Deferred.await(done)))
+      Effect.gen(function*() {
+        const done = yield* Deferred.make<void>()
+        yield* Ref.update(urgent, (n) => n + 1)
+        yield* Queue.offer(queue, item(done))
+        yield* Effect.flatMap(Ref.get(wake), (signal) => Deferred.succeed(signal, undefined))
+        yield* Deferred.await(done)
+      })
 
     return {
       record: (execution) => Effect.asVoid(Queue.offer(queue, { _tag: "write", execution })),

@@ -1,8 +1,8 @@
 /**
  * Triggers and retry policies as `Schedule`s, and the stepping that turns a Schedule into the
  * instants a task is due. The scheduler steps Schedules itself, rather than handing them to
- * `Effect.repeat`, because it needs the instant each firing was meant for: it is recorded on the
- * execution and the lateness metric is measured against it.
+ * `Effect.repeat`: it needs the instant each firing was meant for (recorded on the execution,
+ * the lateness metric is measured against it), and one timeline serves every trigger.
  */
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
@@ -104,35 +104,6 @@ export const makeStepper = (schedule: Schedule.Schedule<unknown>) =>
 /** Sleeps by the Clock until `instant`; returns at once when it has passed. */
 export const sleepUntil = (instant: number) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) => (instant > now ? Effect.sleep(Duration.millis(instant - now)) : Effect.void))
-
-/**
- * Runs a trigger's Schedule: announces each next instant, sleeps until it and fires. Stops when
- * the Schedule is done or its next instant is past the window's end.
- */
-export const driveSchedule = (
-  schedule: Schedule.Schedule<unknown>,
-  options: {
-    readonly notBefore?: number | undefined
-    readonly notAfter?: number | undefined
-    readonly onNext: (instant: Option.Option<number>) => Effect.Effect<void>
-    readonly onFire: (instant: number) => Effect.Effect<void>
-  }
-): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const next = yield* makeStepper(schedule)
-    // Asking from just before startAt lets a slot exactly at startAt count.
-    const start = yield* Clock.currentTimeMillis
-    let from = options.notBefore === undefined ? start : Math.max(start, options.notBefore - 1)
-    while (true) {
-      const instant = yield* next(from)
-      if (Option.isNone(instant) || (options.notAfter !== undefined && instant.value > options.notAfter)) break
-      yield* options.onNext(instant)
-      yield* sleepUntil(instant.value)
-      yield* options.onFire(instant.value)
-      from = yield* Clock.currentTimeMillis
-    }
-    yield* options.onNext(Option.none())
-  })
 
 /**
  * The slot of a periodic trigger missed while the process was down: the latest one after

@@ -2,10 +2,8 @@ import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { randomUUID } from "node:crypto"
-import * as Arr from "effect/Array"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
@@ -25,15 +23,17 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import { ConfigService } from "../config/service.js"
 import type { StorageError } from "../storage/errors.js"
 import { type Definition, fromCode, fromSpec, type TaskDefinition } from "./definition.js"
+import { type Entry, type LiveTrigger, makeEntry, view } from "./entry.js"
 import { TaskExists, type TaskInvalid, TaskNotFound, TaskNotRemovable } from "./errors.js"
 import * as Metrics from "./metrics.js"
 import type { EventFired, Execution, ExecutionChange, RunRequested, SchedulerStatus, Task, TaskSource } from "./model.js"
 import { makePriorityPermits } from "./permits.js"
 import { makeRecorder } from "./recorder.js"
 import { type Fire, makeRunner } from "./runner.js"
-import { TaskSpec, type Trigger } from "./schema.js"
-import { driveSchedule, missedSlot, triggerLabel, triggerMode, type TriggerMode, triggerSchedule, triggerWindow } from "./schedules.js"
+import { TaskSpec } from "./schema.js"
+import { missedSlot, triggerSchedule, triggerWindow } from "./schedules.js"
 import { layerSql, SchedulerStore } from "./store.js"
+import { makeTimeline } from "./timeline.js"
 
 /** The Effect API of the scheduler; HTTP, WebSocket and other layers call these same methods. */
 export interface SchedulerService {
@@ -78,33 +78,6 @@ const CHANGE_BUFFER = 16_384
 
 const DEFAULT_EXECUTIONS = 50
 
-interface LiveTrigger {
-  readonly key: number
-  readonly trigger: Trigger
-  readonly label: string
-  readonly mode: TriggerMode
-  /** The next instant it fires, as its Schedule last decided. */
-  readonly next: Ref.Ref<Option.Option<number>>
-}
-
-/** A registered task and its running machinery. */
-interface Entry {
-  readonly definition: Definition
-  /** The encoded declaration of a config task: a config change that alters it re-registers the task. */
-  readonly declared: string | undefined
-  readonly triggers: Ref.Ref<ReadonlyArray<LiveTrigger>>
-  readonly enabled: SubscriptionRef.SubscriptionRef<boolean>
-  /** Runs admitted and not finished, waiting ones included: what the overlap policy looks at. */
-  readonly active: Ref.Ref<number>
-  /** Serializes runs under the `queue` policy: the waiting run starts when the one going on ends. */
-  readonly lock: Effect.Semaphore
-  /** Closing it interrupts the runs (`runs`) and stops the triggers (`triggerScope`). */
-  readonly scope: Scope.CloseableScope
-  readonly runs: FiberSet.FiberSet
-  /** Holds the trigger fibers: closed first on shutdown, so nothing fires while runs drain. */
-  readonly triggerScope: Scope.CloseableScope
-}
-
 const configTaskId = (name: string) => `config:${name}`
 const encodeSpec = Schema.encodeSync(TaskSpec)
 
@@ -125,7 +98,9 @@ const make = Effect.gen(function*() {
   const changes = yield* PubSub.sliding<ExecutionChange>(CHANGE_BUFFER)
   const runner = yield* makeRunner({ permits, recorder, changes })
   const tasks = yield* Ref.make(HashMap.empty<string, Entry>())
-  const paused = yield* SubscriptionRef.make(false)
+  const paused = yield* Ref.make(false)
+  // Bumped on every pause and resume, of one task or all: what one-time firings held by a pause watch.
+  const activity = yield* SubscriptionRef.make(0)
   const stopping = yield* Ref.make(false)
   const writes = yield* Effect.makeSemaphore(1)
   // Every task's scope hangs below this one, made before the shutdown finalizer is added: scopes
@@ -133,12 +108,10 @@ const make = Effect.gen(function*() {
   const tasksScope = yield* Scope.fork(schedulerScope, ExecutionStrategy.sequential)
   const backgroundScope = yield* Scope.fork(schedulerScope, ExecutionStrategy.sequential)
 
+  const timeline = yield* makeTimeline
   const runFork = Runtime.runFork(runtime)
-  // A trigger fiber lives in a scope and starts at once, so its task already knows its next instant.
-  const forkIn = <A, E>(scope: Scope.Scope, effect: Effect.Effect<A, E>) =>
-    Effect.asVoid(Effect.sync(() => runFork(effect, { scope })))
   // A run joins its task's set and starts on the scheduler's next turn, so a caller (an HTTP
-  // request raising an event) never runs task code itself.
+  // request raising an event, the timeline) never runs task code itself.
   const forkRun = <A, E>(runs: FiberSet.FiberSet, effect: Effect.Effect<A, E>) =>
     Effect.sync(() => FiberSet.unsafeAdd(runs, runFork(effect, { immediate: false })))
 
@@ -146,31 +119,6 @@ const make = Effect.gen(function*() {
   if (closed > 0) yield* Effect.logWarning(`${closed} run(s) of an earlier process ended without a record: marked interrupted`)
 
   // --- views -------------------------------------------------------------------------------
-
-  const view = (entry: Entry): Effect.Effect<Task> =>
-    Effect.gen(function*() {
-      const { definition } = entry
-      const live = yield* Ref.get(entry.triggers)
-      const upcoming = Arr.getSomes(yield* Effect.forEach(live, (trigger) => Ref.get(trigger.next)))
-      return {
-        id: definition.id,
-        name: definition.name,
-        ...(definition.description === undefined ? {} : { description: definition.description }),
-        kind: definition.kind,
-        source: definition.source,
-        ...(definition.spec === undefined ? {} : { http: definition.spec.http }),
-        triggers: live.map((trigger) => trigger.trigger),
-        priority: definition.priority,
-        retry: definition.retry,
-        ...(definition.timeout === undefined ? {} : { timeout: definition.timeout }),
-        overlap: definition.overlap,
-        enabled: yield* SubscriptionRef.get(entry.enabled),
-        catchUp: definition.catchUp,
-        createdAt: DateTime.unsafeMake(definition.createdAt),
-        running: yield* Ref.get(entry.active),
-        ...(upcoming.length === 0 ? {} : { nextRunAt: DateTime.unsafeMake(Math.min(...upcoming)) })
-      }
-    })
 
   const lookup = (id: string) =>
     Effect.flatMap(Ref.get(tasks), (all) =>
@@ -185,7 +133,7 @@ const make = Effect.gen(function*() {
       const { definition } = entry
       if (definition.source !== "api" || definition.spec === undefined) return
       const triggers = (yield* Ref.get(entry.triggers)).map((trigger) => trigger.trigger)
-      const enabled = yield* SubscriptionRef.get(entry.enabled)
+      const enabled = yield* Ref.get(entry.enabled)
       yield* store.putTask(
         { id: definition.id, spec: { ...definition.spec, triggers, enabled }, createdAt: definition.createdAt },
         yield* Clock.currentTimeMillis
@@ -195,15 +143,19 @@ const make = Effect.gen(function*() {
   // --- firing ------------------------------------------------------------------------------
 
   const isPaused = (entry: Entry) =>
-    Effect.zipWith(SubscriptionRef.get(paused), SubscriptionRef.get(entry.enabled), (all, enabled) => all || !enabled)
+    Effect.zipWith(Ref.get(paused), Ref.get(entry.enabled), (all, enabled) => all || !enabled)
 
   /** Completes once neither the scheduler nor the task is paused. */
   const awaitActive = (entry: Entry) =>
-    Stream.zipLatest(paused.changes, entry.enabled.changes).pipe(
-      Stream.filter(([all, enabled]) => !all && enabled),
+    activity.changes.pipe(
+      Stream.mapEffect(() => isPaused(entry)),
+      Stream.filter((isHeld) => !isHeld),
       Stream.take(1),
       Stream.runDrain
     )
+
+  const setAndSignal = (ref: Ref.Ref<boolean>, value: boolean) =>
+    Effect.zipRight(Ref.set(ref, value), SubscriptionRef.update(activity, (n) => n + 1))
 
   type Admission = { readonly run: true } | { readonly run: false; readonly reason: string }
 
@@ -236,7 +188,7 @@ const make = Effect.gen(function*() {
       }
       const attempts = runner.run(entry.definition, fire)
       // Under `skip` admission already keeps runs one at a time; only `queue` has a run wait for another.
-      const run = (entry.definition.overlap === "queue" ? entry.lock.withPermits(1)(attempts) : attempts).pipe(
+      const run = (entry.lock === undefined ? attempts : entry.lock.withPermits(1)(attempts)).pipe(
         Effect.ensuring(Ref.update(entry.active, (active) => active - 1)),
         Effect.tap((outcome) => once !== undefined && outcome !== "interrupted" && outcome !== "refused" ? spend(entry, once) : Effect.void)
       )
@@ -260,32 +212,35 @@ const make = Effect.gen(function*() {
       }
     })
 
+  /** Runs on the timeline's fiber: hands the firing over, never waits. */
   const onScheduledFire = (entry: Entry, trigger: LiveTrigger, at: number) =>
     Effect.gen(function*() {
       const fire = { label: trigger.label, scheduledAt: at }
+      const held = yield* isPaused(entry)
       if (trigger.mode === "once") {
-        // A one-time firing is not lost to a pause: it waits for the resume.
-        yield* awaitActive(entry)
-        yield* offer(entry, fire, trigger.key)
-      } else if (!(yield* isPaused(entry))) {
+        // A one-time firing is not lost to a pause: it waits for the resume (with the task's runs).
+        const offered = offer(entry, fire, trigger.key)
+        yield* held ? forkRun(entry.runs, Effect.zipRight(awaitActive(entry), offered)) : offered
+      } else if (!held) {
         yield* offer(entry, fire)
       }
     })
 
   const startTriggers = (entry: Entry, live: ReadonlyArray<LiveTrigger>) =>
-    Effect.forEach(live, (trigger) =>
-      Option.match(triggerSchedule(trigger.trigger, entry.definition.createdAt), {
-        onNone: () => Effect.void,
-        onSome: (schedule) =>
-          forkIn(
-            entry.triggerScope,
-            driveSchedule(schedule, {
+    Effect.flatMap(
+      Effect.forEach(live, (trigger) =>
+        Option.match(triggerSchedule(trigger.trigger, entry.definition.createdAt), {
+          onNone: () => Effect.succeed(Effect.void),
+          onSome: (schedule) =>
+            timeline.add({
+              schedule,
               ...triggerWindow(trigger.trigger),
               onNext: (next) => Ref.set(trigger.next, next),
               onFire: (at) => onScheduledFire(entry, trigger, at)
             })
-          )
-      }), { discard: true })
+        })),
+      (stops) => Ref.set(entry.stopTriggers, Effect.all(stops, { discard: true }))
+    )
 
   /**
    * A periodic slot missed while the process was down fires once, at start, when the task asks
@@ -313,28 +268,8 @@ const make = Effect.gen(function*() {
 
   const register = (definition: Definition, options: { readonly declared?: string; readonly catchUp: boolean }) =>
     Effect.gen(function*() {
-      const scope = yield* Scope.fork(tasksScope, ExecutionStrategy.sequential)
-      const runs = yield* Scope.extend(FiberSet.make(), scope)
-      const triggerScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
-      const live = yield* Effect.forEach(definition.triggers, (trigger, key) =>
-        Effect.map(Ref.make(Option.none<number>()), (next): LiveTrigger => ({
-          key,
-          trigger,
-          label: triggerLabel(trigger),
-          mode: triggerMode(trigger),
-          next
-        })))
-      const entry: Entry = {
-        definition,
-        declared: options.declared,
-        triggers: yield* Ref.make<ReadonlyArray<LiveTrigger>>(live),
-        enabled: yield* SubscriptionRef.make(definition.enabled),
-        active: yield* Ref.make(0),
-        lock: yield* Effect.makeSemaphore(1),
-        scope,
-        runs,
-        triggerScope
-      }
+      const entry = yield* makeEntry(definition, { parent: tasksScope, declared: options.declared })
+      const live = yield* Ref.get(entry.triggers)
       yield* Ref.update(tasks, HashMap.set(definition.id, entry))
       yield* startTriggers(entry, live)
       if (options.catchUp && definition.catchUp) yield* catchUp(entry, live)
@@ -348,6 +283,7 @@ const make = Effect.gen(function*() {
       const current = yield* Ref.get(tasks)
       if (Option.getOrUndefined(HashMap.get(current, id)) !== entry) return
       yield* Ref.set(tasks, HashMap.remove(current, id))
+      yield* Effect.flatten(Ref.get(entry.stopTriggers))
       yield* Scope.close(entry.scope, Exit.void)
       if (source === "api") yield* store.removeTask(id)
       // Queued behind the interrupted runs' records, so none of them outlives the delete.
@@ -403,7 +339,7 @@ const make = Effect.gen(function*() {
   const shutdown = Effect.gen(function*() {
     yield* Ref.set(stopping, true)
     const entries = Array.from(HashMap.values(yield* Ref.get(tasks)))
-    yield* Effect.forEach(entries, (entry) => Scope.close(entry.triggerScope, Exit.void), { discard: true })
+    yield* timeline.stop
     yield* permits.close
     const { running } = yield* permits.counts
     if (running > 0) {
@@ -427,7 +363,7 @@ const make = Effect.gen(function*() {
   const setEnabled = (id: string, enabled: boolean) =>
     Effect.gen(function*() {
       const entry = yield* lookup(id)
-      yield* SubscriptionRef.set(entry.enabled, enabled)
+      yield* setAndSignal(entry.enabled, enabled)
       yield* persist(entry)
       return yield* view(entry)
     })
@@ -435,12 +371,12 @@ const make = Effect.gen(function*() {
   function pause(): Effect.Effect<void>
   function pause(id: string): Effect.Effect<Task, TaskNotFound | StorageError>
   function pause(id?: string): Effect.Effect<void | Task, TaskNotFound | StorageError> {
-    return id === undefined ? SubscriptionRef.set(paused, true) : setEnabled(id, false)
+    return id === undefined ? setAndSignal(paused, true) : setEnabled(id, false)
   }
   function resume(): Effect.Effect<void>
   function resume(id: string): Effect.Effect<Task, TaskNotFound | StorageError>
   function resume(id?: string): Effect.Effect<void | Task, TaskNotFound | StorageError> {
-    return id === undefined ? SubscriptionRef.set(paused, false) : setEnabled(id, true)
+    return id === undefined ? setAndSignal(paused, false) : setEnabled(id, true)
   }
 
   const removable: ReadonlyArray<TaskSource> = ["api", "code"]
@@ -459,7 +395,7 @@ const make = Effect.gen(function*() {
     create: (spec) =>
       writes.withPermits(1)(
         Effect.gen(function*() {
-          const id = randomUUID()
+          const id = yield* Effect.sync(randomUUID)
           const now = yield* Clock.currentTimeMillis
           // Stored first: a task that could not be kept is not started either.
           yield* store.putTask({ id, spec, createdAt: now }, now)
@@ -519,7 +455,7 @@ const make = Effect.gen(function*() {
     status: Effect.gen(function*() {
       const counts = yield* permits.counts
       return {
-        paused: yield* SubscriptionRef.get(paused),
+        paused: yield* Ref.get(paused),
         tasks: HashMap.size(yield* Ref.get(tasks)),
         running: counts.running,
         queued: counts.queued,

@@ -56,26 +56,25 @@ interface ExecutionRow {
   readonly result: string | null
 }
 
-const encodeExecution = Schema.encodeSync(Execution)
 const decodeExecution = Schema.decodeUnknown(Execution)
 const encodeSpec = Schema.encodeSync(Schema.parseJson(TaskSpec))
 const decodeSpec = Schema.decodeUnknownEither(Schema.parseJson(TaskSpec))
 
-const toRow = (execution: Execution) => {
-  const encoded = encodeExecution(execution)
-  return {
-    id: encoded.id,
-    task_id: encoded.taskId,
-    trigger_name: encoded.trigger,
-    attempt: encoded.attempt,
-    scheduled_at: encoded.scheduledAt,
-    started_at: encoded.startedAt,
-    ended_at: encoded.endedAt ?? null,
-    status: encoded.status,
-    error: encoded.error ?? null,
-    result: encoded.result ?? null
-  }
-}
+const isoOf = (instant: DateTime.Utc) => new Date(DateTime.toEpochMillis(instant)).toISOString()
+
+/** An execution as a row; written by hand rather than through the Schema, as it runs for every record. */
+const toRow = (execution: Execution) => ({
+  id: execution.id,
+  task_id: execution.taskId,
+  trigger_name: execution.trigger,
+  attempt: execution.attempt,
+  scheduled_at: isoOf(execution.scheduledAt),
+  started_at: isoOf(execution.startedAt),
+  ended_at: execution.endedAt === undefined ? null : isoOf(execution.endedAt),
+  status: execution.status,
+  error: execution.error ?? null,
+  result: execution.result ?? null
+})
 
 const fromRow = (row: ExecutionRow) =>
   decodeExecution({
@@ -91,10 +90,25 @@ const fromRow = (row: ExecutionRow) =>
     ...(row.result === null ? {} : { result: row.result })
   }).pipe(Effect.mapError((error) => new StorageError({ message: `execution ${row.id} in the database is unreadable: ${error.message}` })))
 
-const iso = (millis: number) => DateTime.formatIso(DateTime.unsafeMake(millis))
+const iso = (millis: number) => new Date(millis).toISOString()
 
-/** Rows per INSERT: well under the bound-parameter limits of both databases. */
-const BATCH_ROWS = 400
+/**
+ * Rows per INSERT. A statement is prepared once per distinct text, so batches are cut into these
+ * few sizes only (64, then 16, 4, 1 for the rest): every shape is prepared once and then reused.
+ */
+const CHUNK_SIZES = [64, 16, 4, 1] as const
+
+const chunksOf = <A>(rows: ReadonlyArray<A>): Array<ReadonlyArray<A>> => {
+  const chunks: Array<ReadonlyArray<A>> = []
+  let start = 0
+  for (const size of CHUNK_SIZES) {
+    while (rows.length - start >= size) {
+      chunks.push(rows.slice(start, start + size))
+      start += size
+    }
+  }
+  return chunks
+}
 
 export const layerSql: Layer.Layer<SchedulerStore, never, SqlClient.SqlClient> = Layer.effect(
   SchedulerStore,
@@ -137,14 +151,10 @@ export const layerSql: Layer.Layer<SchedulerStore, never, SqlClient.SqlClient> =
           Effect.asVoid,
           Effect.mapError(storageError(`deleting the history of task ${taskId}`))
         ),
-      writeExecutions: (executions) => {
-        const rows = executions.map(toRow)
-        const chunks: Array<typeof rows> = []
-        for (let start = 0; start < rows.length; start += BATCH_ROWS) chunks.push(rows.slice(start, start + BATCH_ROWS))
-        return sql.withTransaction(Effect.forEach(chunks, writeChunk, { discard: true })).pipe(
+      writeExecutions: (executions) =>
+        sql.withTransaction(Effect.forEach(chunksOf(executions.map(toRow)), writeChunk, { discard: true })).pipe(
           Effect.mapError(storageError("recording executions"))
-        )
-      },
+        ),
       prune: (taskId, keep) =>
         sql`DELETE FROM scheduler_executions WHERE task_id = ${taskId} AND id NOT IN (
               SELECT id FROM scheduler_executions WHERE task_id = ${taskId} ORDER BY id DESC LIMIT ${keep})`.pipe(

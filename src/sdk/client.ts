@@ -14,7 +14,7 @@ import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
-import * as Ref from "effect/Ref"
+import * as MutableRef from "effect/MutableRef"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -34,7 +34,7 @@ import {
   RequestFailed,
   UnknownService
 } from "./errors.js"
-import { type AttemptFailure, isAttemptFailure, makeFailover } from "./failover.js"
+import { isAttemptFailure, makeFailover, type Runner } from "./failover.js"
 import { type DurationOption, type MikoClientOptions, resolveOptions, type ResolvedOptions } from "./options.js"
 import { register, type Registration } from "./registration.js"
 import { type Fetch, httpClientOf, makeDeadlines, makeTransport } from "./transport.js"
@@ -110,8 +110,8 @@ export interface ClientTransport {
 
 /** What the Promise client needs beyond the service. */
 export interface Internals {
-  /** `fetch` that cancels through `init.signal` only. */
-  readonly fetchDetached: (input: string | URL, init?: RequestInit) => Effect.Effect<Response, AttemptFailure | ResolveError>
+  /** `fetch` with resolution and failover, cancelled through `init.signal`; rejects as `fetch` does, or with a lookup error. */
+  readonly fetchPromise: (input: string | URL, init: RequestInit | undefined, runner: Runner) => Promise<Response>
 }
 
 /** Builds the client from checked options and its transports. */
@@ -125,13 +125,18 @@ const makeWithInternals = (
   Effect.gen(function*() {
     const api = makeApi(options, transport.miko)
     const state = yield* SubscriptionRef.make<DirectoryState>({ snapshot: undefined, error: undefined, attempted: false, updatedAt: undefined })
-    const picker = yield* Ref.make<Picker>({ marks: HashMap.empty(), turns: HashMap.empty() })
+    // The list at hand and the picker are read (and the picker advanced) on every request, by the
+    // Promise client too, outside the runtime: mutable cells with synchronous access. `state` is the
+    // list as Effect code follows it (waiting for the first one, watching staleness).
+    const latest = MutableRef.make<Snapshot | undefined>(undefined)
+    const picker = MutableRef.make<Picker>({ marks: HashMap.empty(), turns: HashMap.empty() })
     const cooldownMillis = Duration.toMillis(options.cooldown)
     const unreachable = (message: string) =>
       new MikoUnreachable({ address: options.address, message: `Miko at ${options.address} is unreachable: ${message}` })
 
     // ---- The cached list, kept fresh in the background
 
+    /** One read of the list (a blocking query once there is an index); true when it brought nothing new. */
     const refresh = Effect.gen(function*() {
       const before = yield* SubscriptionRef.get(state)
       const list = yield* api.endpoints(before.snapshot?.index).pipe(
@@ -140,12 +145,17 @@ const makeWithInternals = (
       const now = yield* Clock.currentTimeMillis
       if (before.snapshot !== undefined && list.index === before.snapshot.index) {
         // The wait ended with nothing new: the list at hand is confirmed.
-        return yield* SubscriptionRef.update(state, (s) => ({ ...s, error: undefined, attempted: true, updatedAt: now }))
+        yield* SubscriptionRef.update(state, (s) => ({ ...s, error: undefined, attempted: true, updatedAt: now }))
+        return true
       }
       // A new index, or a lower one after Miko's store was reset: either way, this list is the truth now.
       const snapshot = buildSnapshot(list, options.addressKind)
-      yield* Ref.update(picker, (p) => ({ ...p, marks: clearMarks(p.marks, before.snapshot, snapshot, now) }))
+      yield* Effect.sync(() => {
+        MutableRef.update(picker, (p) => ({ ...p, marks: clearMarks(p.marks, before.snapshot, snapshot, now) }))
+        MutableRef.set(latest, snapshot)
+      })
       yield* SubscriptionRef.set(state, { snapshot, error: undefined, attempted: true, updatedAt: now })
+      return false
     })
 
     // While Miko is unreachable: retries from backoff.min, doubling up to backoff.max, with jitter.
@@ -154,7 +164,14 @@ const makeWithInternals = (
       Schedule.jittered
     )
 
-    yield* refresh.pipe(
+    // A blocking query that answers at once with nothing new (Miko shutting down, or a proxy that
+    // drops the query) would make this a busy loop: such answers are paced.
+    const early = Duration.min(Duration.millis(Duration.toMillis(options.wait) / 10), Duration.seconds(1))
+    const poll = Effect.timed(refresh).pipe(
+      Effect.flatMap(([took, unchanged]) => (unchanged && Duration.lessThan(took, early) ? Effect.sleep(options.backoffMin) : Effect.void))
+    )
+
+    yield* poll.pipe(
       Effect.tapError((error) => Effect.logDebug(`endpoint list not refreshed: ${error.message}`)),
       Effect.retry(backoff),
       Effect.forever,
@@ -177,12 +194,12 @@ const makeWithInternals = (
     /** The list at hand; before the first one, waits for the first attempt to end. */
     const current = Effect.flatMap(SubscriptionRef.get(state), settled)
 
+    const unknownService = (service: string) => new UnknownService({ service, message: `no service ${JSON.stringify(service)} in Miko's list` })
+
     const entryOf = (service: string): Effect.Effect<ServiceEntry, LookupError> =>
       Effect.flatMap(current, (snapshot) => {
         const entry = snapshot.services.get(service)
-        return entry === undefined
-          ? Effect.fail(new UnknownService({ service, message: `no service ${JSON.stringify(service)} in Miko's list` }))
-          : Effect.succeed(entry)
+        return entry === undefined ? Effect.fail(unknownService(service)) : Effect.succeed(entry)
       })
 
     // ---- Choosing an endpoint
@@ -195,40 +212,70 @@ const makeWithInternals = (
       return new NoHealthyEndpoint({ service, message: `service ${JSON.stringify(service)} has no healthy endpoint: ${detail}` })
     }
 
-    const chooseFor = (service: string, tried: ReadonlySet<string> | undefined): Effect.Effect<Candidate, PickError> =>
-      Effect.flatMap(entryOf(service), (entry) => {
+    /** One choice among the entry's candidates, advancing the service's round-robin turn. Synchronous. */
+    const chooseSync = (service: string, entry: ServiceEntry, tried: ReadonlySet<string> | undefined, now: number, random: number) => {
+      const p = MutableRef.get(picker)
+      const turn = Option.getOrElse(HashMap.get(p.turns, service), () => 0)
+      const chosen = choose(entry, { strategy: options.strategy, zone: options.zone, marks: p.marks, now, tried, turn, random })
+      if (options.strategy !== "weighted-random") {
+        MutableRef.set(picker, { marks: p.marks, turns: HashMap.set(p.turns, service, (turn + 1) % Number.MAX_SAFE_INTEGER) })
+      }
+      return chosen ?? noHealthy(service, entry)
+    }
+
+    const chooseIn = (service: string, entry: ServiceEntry, tried: ReadonlySet<string> | undefined, random: number) =>
+      Effect.clockWith((clock): Effect.Effect<Candidate, NoHealthyEndpoint> => {
         if (entry.candidates.length === 0) return Effect.fail(noHealthy(service, entry))
-        const withRandom = (random: number) =>
-          Effect.clockWith((clock) =>
-            Ref.modify(picker, (p): [Candidate | undefined, Picker] => {
-              const turn = Option.getOrElse(HashMap.get(p.turns, service), () => 0)
-              const now = clock.unsafeCurrentTimeMillis()
-              const chosen = choose(entry, { strategy: options.strategy, zone: options.zone, marks: p.marks, now, tried, turn, random })
-              const turns = options.strategy === "weighted-random" ? p.turns : HashMap.set(p.turns, service, (turn + 1) % Number.MAX_SAFE_INTEGER)
-              return [chosen, { marks: p.marks, turns }]
-            })
-          ).pipe(Effect.flatMap((chosen) => (chosen === undefined ? Effect.fail(noHealthy(service, entry)) : Effect.succeed(chosen))))
-        return options.strategy === "weighted-random" ? Effect.flatMap(Random.next, withRandom) : withRandom(0)
+        const chosen = chooseSync(service, entry, tried, clock.unsafeCurrentTimeMillis(), random)
+        return chosen instanceof NoHealthyEndpoint ? Effect.fail(chosen) : Effect.succeed(chosen)
       })
+
+    const chooseFor = (service: string, tried: ReadonlySet<string> | undefined): Effect.Effect<Candidate, PickError> => {
+      if (options.strategy === "weighted-random") {
+        return Effect.flatMap(entryOf(service), (entry) => Effect.flatMap(Random.next, (random) => chooseIn(service, entry, tried, random)))
+      }
+      // The common case in as few steps as it takes: on every request.
+      return Effect.suspend(() => {
+        const snapshot = MutableRef.get(latest)
+        if (snapshot === undefined) return Effect.flatMap(entryOf(service), (entry) => chooseIn(service, entry, tried, 0))
+        const entry = snapshot.services.get(service)
+        return entry === undefined ? Effect.fail(unknownService(service)) : chooseIn(service, entry, tried, 0)
+      })
+    }
+
+    /**
+     * The same choice as a plain function, for the Promise client's fast path: `undefined` while
+     * there is no list yet (the caller then takes the Effect path, which waits for it).
+     */
+    const chooseNow = (service: string): Candidate | UnknownService | NoHealthyEndpoint | undefined => {
+      const snapshot = MutableRef.get(latest)
+      if (snapshot === undefined) return undefined
+      const entry = snapshot.services.get(service)
+      if (entry === undefined) return unknownService(service)
+      if (entry.candidates.length === 0) return noHealthy(service, entry)
+      return chooseSync(service, entry, undefined, Date.now(), Math.random())
+    }
 
     const markDown = (endpoint: Endpoint) =>
       cooldownMillis <= 0
         ? Effect.void
         : Effect.clockWith((clock) =>
-          Ref.update(picker, (p) => ({ ...p, marks: mark(p.marks, endpoint, clock.unsafeCurrentTimeMillis() + cooldownMillis) }))
+          Effect.sync(() =>
+            MutableRef.update(picker, (p) => ({ ...p, marks: mark(p.marks, endpoint, clock.unsafeCurrentTimeMillis() + cooldownMillis) }))
+          )
         )
 
     // ---- Requests to services
 
     const deadlines = options.attemptTimeout === undefined ? undefined : yield* makeDeadlines(options.attemptTimeout)
     const failover = makeFailover(
-      { choose: chooseFor, markDown },
+      { choose: chooseFor, chooseNow, markDown },
       { maxAttempts: options.maxAttempts, attemptTimeout: options.attemptTimeout, deadlines },
       transport.fetch
     )
     // The client's own HttpClient enforces attempt deadlines in its fetch; one given by the caller gets a timeout around each attempt.
     const http = transport.http === undefined
-      ? failover.httpClient(yield* httpClientOf(deadlines === undefined ? transport.fetch : deadlines.fetch(transport.fetch)), false)
+      ? failover.httpClient(httpClientOf(deadlines === undefined ? transport.fetch : deadlines.fetch(transport.fetch)), false)
       : failover.httpClient(transport.http, true)
 
     const fetch = (input: string | URL, init?: RequestInit): Effect.Effect<Response, RequestFailed | ResolveError> =>
@@ -254,7 +301,7 @@ const makeWithInternals = (
       fetch,
       register: register(api)
     }
-    return { service, internals: { fetchDetached: failover.fetchDetached } }
+    return { service, internals: { fetchPromise: failover.fetchPromise } }
   })
 
 const pickErrorTags: ReadonlySet<string> = new Set([
@@ -273,7 +320,7 @@ export const isPickError = (error: unknown): error is PickError =>
 const buildOwn = (options: ResolvedOptions) =>
   Effect.gen(function*() {
     const transport = yield* makeTransport(options.tls)
-    return yield* makeWithInternals(options, { miko: yield* httpClientOf(transport.miko), fetch: transport.services })
+    return yield* makeWithInternals(options, { miko: httpClientOf(transport.miko), fetch: transport.services })
   })
 
 /** The client built from checked options, with its own transport (TLS settings applied). */

@@ -39,6 +39,8 @@ export const isAttemptFailure = (error: unknown): error is AttemptFailure => err
 export interface Chooser {
   /** An endpoint of the service, preferring those this request has not `tried`. */
   readonly choose: (service: string, tried: ReadonlySet<string> | undefined) => Effect.Effect<Candidate, PickError>
+  /** The same as a plain function for the first attempt, without waiting: `undefined` while there is no list yet. */
+  readonly chooseNow: (service: string) => Candidate | PickError | undefined
   readonly markDown: (endpoint: Endpoint) => Effect.Effect<void>
 }
 
@@ -52,31 +54,58 @@ export interface FailoverSettings {
 /** A short pause before the next attempt: 10 ms, doubling, at most 1 s. */
 const attemptDelay = (attempt: number) => Duration.millis(Math.min(10 * 2 ** (attempt - 1), 1_000))
 
+/** Runs effects for the Promise client (rejecting with what `fetch` or the SDK would). */
+export type Runner = <A, E>(effect: Effect.Effect<A, E>) => Promise<A>
+
+interface Retry {
+  readonly always: boolean
+  readonly whenRefused: boolean
+}
+
 export const makeFailover = (chooser: Chooser, settings: FailoverSettings, fetchFn: Fetch) => {
+  const finish = <A, E>(result: Attempt<A, E>): Effect.Effect<A, E> =>
+    result._tag === "Success" ? Effect.succeed(result.value) : Effect.fail(result.error)
+
+  /** Attempt after attempt, from the `attempt`-th, each on an endpoint chosen afresh. */
+  const loop = <A, E, R>(
+    service: string,
+    retry: Retry,
+    send: (candidate: Candidate) => Effect.Effect<Attempt<A, E>, never, R>,
+    discard: (value: A) => Effect.Effect<void>,
+    attempt: number,
+    tried: ReadonlySet<string> | undefined
+  ): Effect.Effect<A, E | PickError, R> =>
+    Effect.flatMap(chooser.choose(service, tried), (candidate) =>
+      Effect.flatMap(send(candidate), (result) => decide(service, retry, send, discard, attempt, tried, candidate, result)))
+
+  /** After an attempt: its outcome, or (when it failed and may be repeated) the next attempt elsewhere. */
+  const decide = <A, E, R>(
+    service: string,
+    retry: Retry,
+    send: (candidate: Candidate) => Effect.Effect<Attempt<A, E>, never, R>,
+    discard: (value: A) => Effect.Effect<void>,
+    attempt: number,
+    tried: ReadonlySet<string> | undefined,
+    candidate: Candidate,
+    result: Attempt<A, E>
+  ): Effect.Effect<A, E | PickError, R> => {
+    if (!result.failed) return finish(result)
+    const again = attempt < settings.maxAttempts && (retry.always || (retry.whenRefused && result._tag === "Failure" && result.refused))
+    const marked = chooser.markDown(candidate.endpoint)
+    if (!again) return Effect.zipRight(marked, finish(result))
+    return marked.pipe(
+      Effect.zipRight(result._tag === "Success" ? discard(result.value) : Effect.void),
+      Effect.zipRight(Effect.sleep(attemptDelay(attempt))),
+      Effect.zipRight(loop(service, retry, send, discard, attempt + 1, new Set([...(tried ?? []), candidate.key])))
+    )
+  }
+
   const run = <A, E, R>(
     service: string,
-    retry: { readonly always: boolean; readonly whenRefused: boolean },
+    retry: Retry,
     send: (candidate: Candidate) => Effect.Effect<Attempt<A, E>, never, R>,
     discard: (value: A) => Effect.Effect<void>
-  ): Effect.Effect<A, E | PickError, R> => {
-    const finish = (result: Attempt<A, E>): Effect.Effect<A, E> =>
-      result._tag === "Success" ? Effect.succeed(result.value) : Effect.fail(result.error)
-    const loop = (attempt: number, tried: ReadonlySet<string> | undefined): Effect.Effect<A, E | PickError, R> =>
-      Effect.flatMap(chooser.choose(service, tried), (candidate) =>
-        Effect.flatMap(send(candidate), (result): Effect.Effect<A, E | PickError, R> => {
-          if (!result.failed) return finish(result)
-          const again = attempt < settings.maxAttempts &&
-            (retry.always || (retry.whenRefused && result._tag === "Failure" && result.refused))
-          const marked = chooser.markDown(candidate.endpoint)
-          if (!again) return Effect.zipRight(marked, finish(result))
-          return marked.pipe(
-            Effect.zipRight(result._tag === "Success" ? discard(result.value) : Effect.void),
-            Effect.zipRight(Effect.sleep(attemptDelay(attempt))),
-            Effect.zipRight(loop(attempt + 1, new Set([...(tried ?? []), candidate.key])))
-          )
-        }))
-    return loop(1, undefined)
-  }
+  ): Effect.Effect<A, E | PickError, R> => loop(service, retry, send, discard, 1, undefined)
 
   /**
    * Whether a request may go to another endpoint after a failed attempt: an idempotent method, or
@@ -127,6 +156,9 @@ export const makeFailover = (chooser: Chooser, settings: FailoverSettings, fetch
 
   const responded = (value: Response): Attempt<Response, AttemptFailure> => ({ _tag: "Success", value, failed: unavailable(value.status) })
   const threw = (cause: unknown): Attempt<Response, AttemptFailure> => ({ _tag: "Failure", error: new AttemptFailure(cause), failed: true, refused: isRefused(cause) })
+  /** The caller cancelled: not the endpoint's fault, and not to be tried elsewhere. */
+  const cancelled = (signal: AbortSignal): Attempt<Response, AttemptFailure> => ({ _tag: "Failure", error: new AttemptFailure(signal.reason), failed: false, refused: false })
+  const rejected = (init: RequestInit | undefined, cause: unknown) => (init?.signal?.aborted === true ? cancelled(init.signal) : threw(cause))
   const { deadlines } = settings
 
   /** One `fetch` attempt: interrupting the fiber, the caller's signal and the attempt's deadline abort it. */
@@ -144,7 +176,7 @@ export const makeFailover = (chooser: Chooser, settings: FailoverSettings, fetch
         },
         (error: unknown) => {
           disarm?.()
-          resume(Effect.succeed(threw(error)))
+          resume(Effect.succeed(rejected(init, error)))
         }
       )
       return Effect.sync(() => {
@@ -157,16 +189,17 @@ export const makeFailover = (chooser: Chooser, settings: FailoverSettings, fetch
    * One `fetch` attempt that cancels as `fetch` does, through the caller's signal only. It
    * attaches no signal of its own (undici pays for every signal a request carries, more than the
    * rest of the SDK's work): an attempt past its deadline is left behind, and its response, should
-   * one still come, is discarded.
+   * one still come, is discarded. A plain Promise: the Promise client sends first attempts without
+   * entering the Effect runtime.
    */
-  const attemptDetached = (url: string, init: RequestInit | undefined) =>
-    Effect.async<Attempt<Response, AttemptFailure>>((resume) => {
+  const sendDetached = (url: string, init: RequestInit | undefined) =>
+    new Promise<Attempt<Response, AttemptFailure>>((resolve) => {
       let settled = false
       const settle = (outcome: Attempt<Response, AttemptFailure>) => {
         if (settled) return false
         settled = true
         disarm?.()
-        resume(Effect.succeed(outcome))
+        resolve(outcome)
         return true
       }
       const disarm = deadlines?.track(() => settle(threw(deadlines.error())))
@@ -174,21 +207,50 @@ export const makeFailover = (chooser: Chooser, settings: FailoverSettings, fetch
         (response) => {
           if (!settle(responded(response))) void response.body?.cancel().catch(() => undefined)
         },
-        (error: unknown) => settle(threw(error))
+        (error: unknown) => settle(rejected(init, error))
       )
     })
+
+  const attemptDetached = (url: string, init: RequestInit | undefined) => Effect.promise(() => sendDetached(url, init))
+
+  const discardResponse = (response: Response) => Effect.promise(() => response.body?.cancel().catch(() => undefined) ?? Promise.resolve())
+
+  const retryForInit = (init: RequestInit | undefined) =>
+    retryFor(
+      init?.method === undefined ? "GET" : init.method.toUpperCase(),
+      !(init?.body instanceof ReadableStream),
+      () => init?.headers !== undefined && new Headers(init.headers).has("idempotency-key")
+    )
 
   const fetchWith = (attempt: (url: string, init: RequestInit | undefined) => Effect.Effect<Attempt<Response, AttemptFailure>>) =>
   (input: string | URL, init?: RequestInit): Effect.Effect<Response, AttemptFailure | PickError> => {
     const href = typeof input === "string" ? input : input.href
     const url = serviceUrl(href)
-    if (url === undefined) {
-      return Effect.flatMap(attempt(href, init), (result) => (result._tag === "Success" ? Effect.succeed(result.value) : Effect.fail(result.error)))
-    }
-    const method = init?.method === undefined ? "GET" : init.method.toUpperCase()
-    const discard = (response: Response) => Effect.promise(() => response.body?.cancel().catch(() => undefined) ?? Promise.resolve())
-    const keyed = () => init?.headers !== undefined && new Headers(init.headers).has("idempotency-key")
-    return run(url.service, retryFor(method, !(init?.body instanceof ReadableStream), keyed), (candidate) => attempt(resolveUrl(candidate.target, url), init), discard)
+    if (url === undefined) return Effect.flatMap(attempt(href, init), finish)
+    return run(url.service, retryForInit(init), (candidate) => attempt(resolveUrl(candidate.target, url), init), discardResponse)
+  }
+
+  const settled = (result: Attempt<Response, AttemptFailure>): Response | Promise<never> =>
+    result._tag === "Success" ? result.value : Promise.reject(result.error.cause)
+
+  /**
+   * The Promise client's `fetch`. The common case stays out of the Effect runtime (a fiber per
+   * request costs more than the rest of the SDK's work): the endpoint is chosen by a plain
+   * function, the first attempt is a plain Promise, and only a failed attempt (or a lookup before
+   * the first list) continues as an Effect, run by `runEffect`.
+   */
+  const fetchPromise = (input: string | URL, init: RequestInit | undefined, runEffect: Runner): Promise<Response> => {
+    const href = typeof input === "string" ? input : input.href
+    const url = serviceUrl(href)
+    if (url === undefined) return sendDetached(href, init).then(settled)
+    const chosen = chooser.chooseNow(url.service)
+    if (chosen === undefined) return runEffect(fetchWith(attemptDetached)(input, init))
+    if ("_tag" in chosen) return Promise.reject(chosen)
+    return sendDetached(resolveUrl(chosen.target, url), init).then((result) => {
+      if (!result.failed) return settled(result)
+      const send = (next: Candidate) => attemptDetached(resolveUrl(next.target, url), init)
+      return runEffect(decide(url.service, retryForInit(init), send, discardResponse, 1, undefined, chosen, result))
+    })
   }
 
   return {
@@ -196,7 +258,7 @@ export const makeFailover = (chooser: Chooser, settings: FailoverSettings, fetch
     httpClient,
     /** `fetch` with resolution and failover, cancelled by interruption (and the caller's signal). */
     fetch: fetchWith(attemptInterruptible),
-    /** `fetch` with resolution and failover, cancelled by the caller's signal only: the Promise client's. */
-    fetchDetached: fetchWith(attemptDetached)
+    /** `fetch` with resolution and failover for the Promise client, cancelled by the caller's signal. */
+    fetchPromise
   }
 }

@@ -11,7 +11,7 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { type Internals, layerInternals, MikoInternals, type MikoClientService, type PickedEndpoint } from "./client.js"
 import { MikoClientClosed } from "./errors.js"
-import { AttemptFailure } from "./failover.js"
+import { AttemptFailure, type Runner } from "./failover.js"
 import { type DurationOption, type MikoClientOptions, resolveOptions } from "./options.js"
 import type { Endpoint, EndpointRegistration } from "./wire.js"
 
@@ -104,17 +104,20 @@ export const createClient = (options: MikoClientOptions = {}): MikoPromiseClient
   const peek = <A>(f: (client: MikoClientService) => Effect.Effect<A>, fallback: A): A =>
     built === undefined || closing !== undefined ? fallback : runtime.runSync(f(built.service))
 
-  const fetch = (input: string | URL, init?: RequestInit) =>
-    runWith((client) => client.internals.fetchDetached(input, init), init?.signal ?? undefined)
+  const fetch = (input: string | URL, init?: RequestInit): Promise<Response> => {
+    if (closing !== undefined) return closed()
+    const signal = init?.signal ?? undefined
+    const runner: Runner = (effect) => runWith(() => effect, signal)
+    return built === undefined ? started.then((client) => client.internals.fetchPromise(input, init, runner)) : built.internals.fetchPromise(input, init, runner)
+  }
 
   const register = async (name: string, endpoint: EndpointRegistration, ttl?: DurationOption): Promise<PromiseRegistration> => {
     if (closing !== undefined) return closed()
     const scope = await runtime.runPromise(Scope.make())
     registrations.add(scope)
-    const close = () => {
-      registrations.delete(scope)
-      return runtime.runPromise(Scope.close(scope, Exit.void))
-    }
+    // Closing twice, or after the client closed (which closed it), has nothing left to do.
+    const close = (): Promise<void> =>
+      registrations.delete(scope) ? runtime.runPromise(Scope.close(scope, Exit.void)) : closing ?? Promise.resolve()
     const registration = await run((client) => Scope.extend(client.register(name, endpoint, ttl), scope)).catch(async (error: unknown) => {
       await close()
       throw error

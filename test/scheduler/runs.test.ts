@@ -179,7 +179,7 @@ describe("catch-up after downtime", () => {
   })
 
   /** Runs a scheduler over the kept database until `until`, then shuts it down. */
-  const session = (catchUp: boolean, log: Effect.Effect<void>, until: string) =>
+  const runUntil = (catchUp: boolean, log: Effect.Effect<void>, until: string) =>
     Effect.gen(function*() {
       const scheduler = yield* Scheduler
       yield* scheduler.add(hourly(catchUp, log))
@@ -190,10 +190,10 @@ describe("catch-up after downtime", () => {
     Effect.gen(function*() {
       yield* TestClock.setTime(at("2024-01-01T00:30:00Z"))
       const log = yield* makeLog
-      yield* session(catchUp, log.mark, "2024-01-01T01:10:00Z")
+      yield* runUntil(catchUp, log.mark, "2024-01-01T01:10:00Z")
       // Down from 01:10 to 04:30: the 02:00, 03:00 and 04:00 slots pass unseen.
       yield* TestClock.setTime(at("2024-01-01T04:30:00Z"))
-      yield* session(catchUp, log.mark, "2024-01-01T05:10:00Z")
+      yield* runUntil(catchUp, log.mark, "2024-01-01T05:10:00Z")
       return yield* log.isos
     })
 

@@ -3,7 +3,6 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
@@ -107,6 +106,34 @@ describe("discovery with only Miko's address", () => {
       ))
     ))
 
+  it("takes Miko's address and token from MIKO_ADDRESS and MIKO_TOKEN", async () => {
+    const saved = { address: process.env["MIKO_ADDRESS"], token: process.env["MIKO_TOKEN"] }
+    process.env["MIKO_ADDRESS"] = miko.url
+    process.env["MIKO_TOKEN"] = "wrong-token-0123456789"
+    const fromEnv = (() => {
+      try {
+        return client({})
+      } finally {
+        for (const [name, value] of [["MIKO_ADDRESS", saved.address], ["MIKO_TOKEN", saved.token]] as const) {
+          if (value === undefined) delete process.env[name]
+          else process.env[name] = value
+        }
+      }
+    })()
+    expect(fromEnv.address).toBe(miko.url)
+    // The token came along: Miko refuses it.
+    await expect(fromEnv.ready()).rejects.toMatchObject({ _tag: "MikoUnauthorized" })
+  })
+
+  it("a request sent before the first list arrives waits for it", async () => {
+    const early = await backend("early-1")
+    await registerVia(miko, "early", { id: "early-1", publicAddress: early.url })
+    const fresh = client({ address: miko.url })
+    const [response, endpoints] = await Promise.all([fresh.fetch("http://early/now"), fresh.endpoints("early")])
+    expect(await response.json()).toMatchObject({ name: "early-1", url: "/now" })
+    expect(endpoints.map((e) => e.id)).toEqual(["early-1"])
+  })
+
   it("the Promise client passes other URLs through to their own host", async () => {
     const plain = await backend("plain")
     const c = client({ address: miko.url })
@@ -157,8 +184,8 @@ describe("bad input", () => {
       expect(() => createClient({ address }), address).toThrow(InvalidMikoAddress)
     }
     expect(() => createClient({ address: miko.url, strategy: "fastest" as "round-robin" })).toThrowError(/strategy/)
-    const exit = await Effect.runPromiseExit(Effect.provide(MikoClient.ready, MikoClient.layer({ address: "miko:http" })))
-    expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toContain("InvalidMikoAddress")
+    const failure = await Effect.runPromise(Effect.flip(Effect.provide(MikoClient.ready, MikoClient.layer({ address: "miko:http" }))))
+    expect(failure).toBeInstanceOf(InvalidMikoAddress)
   })
 
   it("an unknown service is UnknownService, naming the service, from pick, endpoints and fetch", async () => {

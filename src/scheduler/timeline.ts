@@ -1,0 +1,174 @@
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import type * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import { makeStepper, sleepUntil } from "./schedules.js"
+
+/** A place on the timeline: the instant, then the order of arrival. */
+interface Slot {
+  readonly at: number
+  readonly seq: number
+  readonly timed: Timed
+}
+
+const before = (a: Slot, b: Slot) => a.at < b.at || (a.at === b.at && a.seq < b.seq)
+
+/**
+ * A binary min-heap of slots. It is mutable on purpose: every firing replaces a slot, and a
+ * persistent tree would allocate a new path of nodes each time, garbage the collector then has
+ * to chase while firings wait. Only the timeline below touches it, always inside `Effect.sync`.
+ */
+class SlotHeap {
+  private readonly slots: Array<Slot> = []
+
+  peek(): Slot | undefined {
+    return this.slots[0]
+  }
+
+  push(slot: Slot): void {
+    const slots = this.slots
+    slots.push(slot)
+    let index = slots.length - 1
+    while (index > 0) {
+      const parent = (index - 1) >> 1
+      const child = slots[index]!
+      const above = slots[parent]!
+      if (!before(child, above)) break
+      slots[index] = above
+      slots[parent] = child
+      index = parent
+    }
+  }
+
+  pop(): Slot | undefined {
+    const slots = this.slots
+    const top = slots[0]
+    const last = slots.pop()
+    if (top === undefined || last === undefined || slots.length === 0) return top
+    slots[0] = last
+    let index = 0
+    while (true) {
+      const left = 2 * index + 1
+      const right = left + 1
+      let smallest = index
+      if (left < slots.length && before(slots[left]!, slots[smallest]!)) smallest = left
+      if (right < slots.length && before(slots[right]!, slots[smallest]!)) smallest = right
+      if (smallest === index) break
+      const moved = slots[smallest]!
+      slots[smallest] = slots[index]!
+      slots[index] = moved
+      index = smallest
+    }
+    return top
+  }
+}
+
+interface Timed {
+  readonly next: (now: number) => Effect.Effect<Option.Option<number>>
+  readonly notAfter: number | undefined
+  readonly onNext: (instant: Option.Option<number>) => Effect.Effect<void>
+  readonly onFire: (instant: number) => Effect.Effect<void>
+  readonly cancelled: Ref.Ref<boolean>
+}
+
+export interface TimedSchedule {
+  readonly schedule: Schedule.Schedule<unknown>
+  /** No instant before this one; a slot exactly on it counts. */
+  readonly notBefore?: number | undefined
+  /** The schedule ends at its first instant after this one. */
+  readonly notAfter?: number | undefined
+  /** Hears each next instant, and `None` once the schedule is over. */
+  readonly onNext: (instant: Option.Option<number>) => Effect.Effect<void>
+  /** Called at each instant, on the timeline's own fiber: it must hand work off, not do it. */
+  readonly onFire: (instant: number) => Effect.Effect<void>
+}
+
+/**
+ * Every time-based trigger on one timeline driven by one fiber: it sleeps (by the Clock) until
+ * the earliest instant, fires what is due and asks each Schedule for its next instant. Ten
+ * thousand triggers cost ten thousand tree nodes, not ten thousand sleeping fibers and timers.
+ */
+export interface Timeline {
+  /** Starts following a Schedule; the effect it returns stops following it. */
+  readonly add: (timed: TimedSchedule) => Effect.Effect<Effect.Effect<void>>
+  /** Stops firing anything. */
+  readonly stop: Effect.Effect<void>
+}
+
+export const makeTimeline: Effect.Effect<Timeline, never, Scope.Scope> = Effect.gen(function*() {
+  const heap = new SlotHeap()
+  const sequence = yield* Ref.make(0)
+  // Completed to wake the driver when an earlier instant is added.
+  const wake = yield* Ref.make(yield* Deferred.make<void>())
+
+  /** Puts the schedule's next instant on the timeline, or tells it is over. */
+  const plan = (timed: Timed, from: number) =>
+    Effect.gen(function*() {
+      const instant = yield* timed.next(from)
+      if (Option.isNone(instant) || (timed.notAfter !== undefined && instant.value > timed.notAfter)) {
+        return yield* timed.onNext(Option.none())
+      }
+      const at = instant.value
+      const seq = yield* Ref.getAndUpdate(sequence, (n) => n + 1)
+      const earliest = yield* Effect.sync(() => {
+        const first = heap.peek()
+        heap.push({ at, seq, timed })
+        return first === undefined || at < first.at
+      })
+      yield* timed.onNext(instant)
+      if (earliest) yield* Effect.flatMap(Ref.get(wake), (signal) => Deferred.succeed(signal, undefined))
+    })
+
+  /** Waits until the earliest instant, or until something earlier is added. */
+  const waitForNext = Effect.gen(function*() {
+    const signal = yield* Deferred.make<void>()
+    yield* Ref.set(wake, signal)
+    const first = yield* Effect.sync(() => heap.peek())
+    const due = first === undefined ? Effect.never : sleepUntil(first.at)
+    yield* Effect.raceFirst(due, Deferred.await(signal))
+  })
+
+  const fireDue = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const slot = yield* Effect.sync(() => {
+      const first = heap.peek()
+      return first === undefined || first.at > now ? undefined : heap.pop()
+    })
+    if (slot === undefined) return false
+    const { timed } = slot
+    if (yield* Ref.get(timed.cancelled)) return true
+    // A failing handler must not stop every other trigger.
+    yield* timed.onFire(slot.at).pipe(Effect.catchAllCause((cause) => Effect.logError("a trigger failed to fire", Cause.pretty(cause))))
+    yield* plan(timed, Math.max(slot.at, yield* Clock.currentTimeMillis))
+    return true
+  })
+
+  const driver = yield* Effect.forkScoped(
+    Effect.forever(Effect.flatMap(fireDue, (fired) => (fired ? Effect.yieldNow() : waitForNext)))
+  )
+
+  return {
+    add: (timed) =>
+      Effect.gen(function*() {
+        const cancelled = yield* Ref.make(false)
+        const entry: Timed = {
+          next: yield* makeStepper(timed.schedule),
+          notAfter: timed.notAfter,
+          onNext: timed.onNext,
+          onFire: timed.onFire,
+          cancelled
+        }
+        const now = yield* Clock.currentTimeMillis
+        // Asking from just before notBefore lets a slot exactly on it count.
+        yield* plan(entry, timed.notBefore === undefined ? now : Math.max(now, timed.notBefore - 1))
+        // Cancelled entries are dropped when their instant comes: removal stays O(1).
+        return Effect.zipRight(Ref.set(cancelled, true), timed.onNext(Option.none()))
+      }),
+    stop: Fiber.interrupt(driver)
+  }
+})
