@@ -4,7 +4,6 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { requireRole } from "../auth/caller.js"
 import { Forbidden, Unauthorized } from "../auth/errors.js"
 import { Authentication } from "../auth/middleware.js"
 import { groupApi } from "../shared/http-api.js"
@@ -12,7 +11,7 @@ import { StorageError } from "../storage/errors.js"
 import { TaskNotFound, TaskNotRemovable } from "./errors.js"
 import { EventFired, Execution, RunRequested, SchedulerStatus, Task } from "./model.js"
 import { EventName, TaskSpec } from "./schema.js"
-import { Scheduler } from "./service.js"
+import * as Operations from "./operations.js"
 
 const TaskPath = Schema.Struct({ id: Schema.String.annotations({ description: "The task's id" }) })
 const EventPath = Schema.Struct({ name: EventName })
@@ -66,21 +65,20 @@ export class SchedulerApi extends HttpApiGroup.make("scheduler")
   .middleware(Authentication)
 {}
 
+/** Each route calls one operation, the same one the WebSocket command of that name calls. */
 export const layerSchedulerHandlers = HttpApiBuilder.group(groupApi(SchedulerApi), "scheduler", (handlers) =>
-  Effect.gen(function*() {
-    const scheduler = yield* Scheduler
-    const admin = requireRole("admin")
-    return handlers
-      .handle("list", () => Effect.zipRight(admin, scheduler.list))
-      .handle("create", ({ payload }) => Effect.zipRight(admin, scheduler.create(payload)))
-      .handle("get", ({ path }) => Effect.zipRight(admin, scheduler.get(path.id)))
-      .handle("remove", ({ path }) => Effect.zipRight(admin, scheduler.remove(path.id, { sources: ["api"] })))
-      .handle("run", ({ path }) => Effect.zipRight(admin, scheduler.runNow(path.id)))
-      .handle("pause", ({ path }) => Effect.zipRight(admin, scheduler.pause(path.id)))
-      .handle("resume", ({ path }) => Effect.zipRight(admin, scheduler.resume(path.id)))
-      .handle("executions", ({ path, urlParams }) => Effect.zipRight(admin, scheduler.executions(path.id, urlParams.limit)))
-      .handle("fire", ({ path }) => Effect.zipRight(admin, scheduler.fire(path.name)))
-      .handle("status", () => Effect.zipRight(admin, scheduler.status))
-      .handle("pauseAll", () => admin.pipe(Effect.zipRight(scheduler.pause()), Effect.zipRight(scheduler.status)))
-      .handle("resumeAll", () => admin.pipe(Effect.zipRight(scheduler.resume()), Effect.zipRight(scheduler.status)))
-  }))
+  Effect.succeed(
+    handlers
+      .handle("list", () => Operations.listTasks)
+      .handle("create", ({ payload }) => Operations.createTask(payload))
+      .handle("get", ({ path }) => Operations.getTask(path.id))
+      .handle("remove", ({ path }) => Operations.removeTask(path.id))
+      .handle("run", ({ path }) => Operations.runTask(path.id))
+      .handle("pause", ({ path }) => Operations.pauseTask(path.id))
+      .handle("resume", ({ path }) => Operations.resumeTask(path.id))
+      .handle("executions", ({ path, urlParams }) => Operations.executions(path.id, urlParams.limit))
+      .handle("fire", ({ path }) => Operations.fireEvent(path.name))
+      .handle("status", () => Operations.status)
+      .handle("pauseAll", () => Operations.pauseAll)
+      .handle("resumeAll", () => Operations.resumeAll)
+  ))

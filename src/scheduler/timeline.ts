@@ -1,10 +1,10 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Runtime from "effect/Runtime"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { makeStepper, sleepUntil } from "./schedules.js"
@@ -103,37 +103,33 @@ export interface Timeline {
 export const makeTimeline: Effect.Effect<Timeline, never, Scope.Scope> = Effect.gen(function*() {
   const heap = new SlotHeap()
   const sequence = yield* Ref.make(0)
-  // Completed to wake the driver when an earlier instant is added.
-  const wake = yield* Ref.make(yield* Deferred.make<void>())
+  const runtime = yield* Effect.runtime<never>()
+  const scope = yield* Effect.scope
+  const stopped = yield* Ref.make(false)
 
-  /** Puts the schedule's next instant on the timeline, or tells it is over. */
+  /** Puts the schedule's next instant on the timeline; `true` when it is now the earliest. */
   const plan = (timed: Timed, from: number) =>
     Effect.gen(function*() {
       const instant = yield* timed.next(from)
       if (Option.isNone(instant) || (timed.notAfter !== undefined && instant.value > timed.notAfter)) {
-        return yield* timed.onNext(Option.none())
+        yield* timed.onNext(Option.none())
+        return false
       }
       const at = instant.value
       const seq = yield* Ref.getAndUpdate(sequence, (n) => n + 1)
-      const earliest = yield* Effect.sync(() => {
+      yield* timed.onNext(instant)
+      return yield* Effect.sync(() => {
         const first = heap.peek()
         heap.push({ at, seq, timed })
         return first === undefined || at < first.at
       })
-      yield* timed.onNext(instant)
-      if (earliest) yield* Effect.flatMap(Ref.get(wake), (signal) => Deferred.succeed(signal, undefined))
     })
 
-  /** Waits until the earliest instant, or until something earlier is added. */
-  const waitForNext = Effect.gen(function*() {
-    const signal = yield* Deferred.make<void>()
-    yield* Ref.set(wake, signal)
-    const first = yield* Effect.sync(() => heap.peek())
-    const due = first === undefined ? Effect.never : sleepUntil(first.at)
-    yield* Effect.raceFirst(due, Deferred.await(signal))
-  })
-
-  const fireDue = Effect.gen(function*() {
+  /**
+   * Fires the earliest slot when it is due and plans its next instant; `false` when nothing is
+   * due. Uninterruptible, so a driver replaced meanwhile never leaves a slot half handled.
+   */
+  const fireDue = Effect.uninterruptible(Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const slot = yield* Effect.sync(() => {
       const first = heap.peek()
@@ -146,11 +142,27 @@ export const makeTimeline: Effect.Effect<Timeline, never, Scope.Scope> = Effect.
     yield* timed.onFire(slot.at).pipe(Effect.catchAllCause((cause) => Effect.logError("a trigger failed to fire", Cause.pretty(cause))))
     yield* plan(timed, Math.max(slot.at, yield* Clock.currentTimeMillis))
     return true
+  }))
+
+  /** Sleeps until the earliest instant: a plain sleep, as nothing but a replacement can cut it short. */
+  const waitForNext = Effect.suspend(() => {
+    const first = heap.peek()
+    return first === undefined ? Effect.never : sleepUntil(first.at)
   })
 
-  const driver = yield* Effect.forkScoped(
-    Effect.forever(Effect.flatMap(fireDue, (fired) => (fired ? Effect.yieldNow() : waitForNext)))
-  )
+  const drive = Effect.forever(Effect.flatMap(fireDue, (fired) => (fired ? Effect.yieldNow() : waitForNext)))
+  const startDriver = Effect.sync(() => Runtime.runFork(runtime)(drive, { scope, immediate: false }))
+  const driver = yield* Ref.make(yield* startDriver)
+
+  /**
+   * An instant earlier than the one the driver sleeps until: a fresh driver replaces it. Rare (a
+   * task added with a sooner first instant), and cheaper than making every sleep wakeable.
+   */
+  const replaceDriver = Effect.gen(function*() {
+    if (yield* Ref.get(stopped)) return
+    const fresh = yield* startDriver
+    yield* Fiber.interrupt(yield* Ref.getAndSet(driver, fresh))
+  })
 
   return {
     add: (timed) =>
@@ -165,10 +177,11 @@ export const makeTimeline: Effect.Effect<Timeline, never, Scope.Scope> = Effect.
         }
         const now = yield* Clock.currentTimeMillis
         // Asking from just before notBefore lets a slot exactly on it count.
-        yield* plan(entry, timed.notBefore === undefined ? now : Math.max(now, timed.notBefore - 1))
+        const earliest = yield* plan(entry, timed.notBefore === undefined ? now : Math.max(now, timed.notBefore - 1))
+        if (earliest) yield* replaceDriver
         // Cancelled entries are dropped when their instant comes: removal stays O(1).
         return Effect.zipRight(Ref.set(cancelled, true), timed.onNext(Option.none()))
       }),
-    stop: Fiber.interrupt(driver)
+    stop: Effect.zipRight(Ref.set(stopped, true), Effect.flatMap(Ref.get(driver), Fiber.interrupt))
   }
 })
