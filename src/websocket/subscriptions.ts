@@ -16,13 +16,18 @@ import type { SubscribeArgs } from "./protocol.js"
 
 const encodeExecutionChange = Schema.encodeSync(ExecutionChange)
 
-const startStream = (connection: Connection, topic: "endpoints" | "config" | "tasks", events: Stream.Stream<unknown>) =>
+/** Fails when the connection already holds `websocket.maxSubscriptions` subscriptions. */
+const withinSubscriptionLimit = (connection: Connection) =>
   Effect.gen(function*() {
-    const config = yield* ConfigService
-    const { maxSubscriptions } = (yield* config.current).websocket
+    const { maxSubscriptions } = (yield* (yield* ConfigService).current).websocket
     if ((yield* FiberMap.size(connection.subscriptions)) >= maxSubscriptions) {
       return yield* new TooManySubscriptions({ message: `at most ${maxSubscriptions} subscriptions per connection (websocket.maxSubscriptions)` })
     }
+  })
+
+const startStream = (connection: Connection, topic: "endpoints" | "config" | "tasks", events: Stream.Stream<unknown>) =>
+  Effect.gen(function*() {
+    yield* withinSubscriptionLimit(connection)
     const subscription = yield* connection.nextSubscriptionId
     // The answer with the subscription id goes out first; the stream starts once it has.
     const answered = yield* Deferred.make<void>()
@@ -41,11 +46,7 @@ export const subscribe = (connection: Connection, args: SubscribeArgs) =>
       case "endpoints": {
         const visibility = yield* RegistryOperations.visibility
         const broadcast = yield* EndpointBroadcast
-        const config = yield* ConfigService
-        const { maxSubscriptions } = (yield* config.current).websocket
-        if ((yield* FiberMap.size(connection.subscriptions)) >= maxSubscriptions) {
-          return yield* new TooManySubscriptions({ message: `at most ${maxSubscriptions} subscriptions per connection (websocket.maxSubscriptions)` })
-        }
+        yield* withinSubscriptionLimit(connection)
         const f = args.filter
         const filter: EndpointFilter = {
           services: f?.service === undefined ? undefined : typeof f.service === "string" ? [f.service] : f.service,
