@@ -5,6 +5,7 @@
  * until a layer is built.
  */
 export * as Auth from "./auth/index.js"
+export * as Cluster from "./cluster/index.js"
 export * as Config from "./config/index.js"
 export * as Http from "./http/index.js"
 export * as Registry from "./registry/index.js"
@@ -12,5 +13,5 @@ export * as Scheduler from "./scheduler/index.js"
 export * as Storage from "./storage/index.js"
 export * as Telemetry from "./telemetry/index.js"
 export * as WebSocket from "./websocket/index.js"
-export { layerCore, layerEmbedded, layerRegistry, layerService, runService, type ServiceOptions } from "./service.js"
+export { layerCluster, layerCore, layerEmbedded, layerRegistry, layerService, runService, type ServiceOptions } from "./service.js"
 export { version } from "./version.js"

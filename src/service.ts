@@ -4,11 +4,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { layerAuthentication, layerTokens } from "./auth/index.js"
+import * as Cluster from "./cluster/index.js"
 import * as Config from "./config/index.js"
 import { layerHttpApp, layerNodeServer, layerServe, Lifecycle, layerLifecycle } from "./http/index.js"
 import * as Registry from "./registry/index.js"
 import * as Scheduler from "./scheduler/index.js"
-import { layerSqlite } from "./storage/index.js"
+import { layerDatabase } from "./storage/index.js"
 import { layerLogger, layerOtel } from "./telemetry/index.js"
 
 /** Where the standalone service reads its configuration from. */
@@ -33,6 +34,9 @@ export const layerCore = (env: Readonly<Record<string, string | undefined>>) =>
   )
 
 
+/** This replica's place among those sharing the database: leader lease and check-ins. */
+export const layerCluster = Cluster.layer.pipe(Layer.provide(Cluster.layerStoreSql))
+
 /** The endpoint directory with its store, lease expiry and health checks. */
 export const layerRegistry = Registry.layerHealth.pipe(
   Layer.provideMerge(Registry.layer),
@@ -47,6 +51,7 @@ export const layerRegistry = Registry.layerHealth.pipe(
 const layerCapabilities = (env: Readonly<Record<string, string | undefined>>) =>
   layerRegistry.pipe(
     Layer.provideMerge(Scheduler.layer),
+    Layer.provideMerge(layerCluster),
     Layer.provideMerge(layerCore(env))
   )
 
@@ -65,7 +70,7 @@ export const layerEmbedded = (options: { readonly env?: Readonly<Record<string, 
 }
 
 /**
- * The whole standalone service: config from files and environment, SQLite in the data dir,
+ * The whole standalone service: config from files and environment, the database `storage.driver` names,
  * telemetry, the process logger, and the HTTP API on `http.host`:`http.port`.
  */
 export const layerService = (options: ServiceOptions) => {
@@ -74,7 +79,7 @@ export const layerService = (options: ServiceOptions) => {
     Layer.provideMerge(layerCapabilities(options.env)),
     Layer.provideMerge(layerLogger),
     Layer.provideMerge(layerConfigService),
-    Layer.provideMerge(layerSqlite),
+    Layer.provideMerge(layerDatabase(options.env)),
     Layer.provideMerge(layerOtel),
     Layer.provideMerge(Config.layerFromFiles(options)),
     Layer.provideMerge(NodeContext.layer)

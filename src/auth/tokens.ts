@@ -11,6 +11,7 @@ import { ConfigLoadError } from "../config/errors.js"
 import { BaseConfig } from "../config/load.js"
 import type { MikoConfig, TokenSpec } from "../config/schema.js"
 import { ConfigService } from "../config/service.js"
+import { Notifications } from "../storage/notifications.js"
 import { StorageError } from "../storage/errors.js"
 import type { CallerInfo } from "./caller.js"
 
@@ -71,20 +72,39 @@ const resolveTokens = (config: MikoConfig, env: Readonly<Record<string, string |
 const bootstrapToken = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const fs = yield* FileSystem.FileSystem
+  const { shared } = yield* Notifications
   const { resolved } = yield* BaseConfig
   const file = bootstrapTokenFile(resolved.config.general.dataDir)
-  const rows = yield* sql<{ token_hash: string }>`SELECT token_hash FROM auth_bootstrap WHERE id = 1`
+  const stored = sql<{ token_hash: string }>`SELECT token_hash FROM auth_bootstrap WHERE id = 1`
+  const rows = yield* stored
   const fileExists = yield* Effect.orElseSucceed(fs.exists(file), () => false)
-  if (rows[0] !== undefined && fileExists) {
-    yield* Effect.logInfo(`no auth.tokens configured: the bootstrap admin token is in ${file}`)
+  if (rows[0] !== undefined && (fileExists || shared)) {
+    yield* Effect.logInfo(
+      fileExists
+        ? `no auth.tokens configured: the bootstrap admin token is in ${file}`
+        : "no auth.tokens configured: the bootstrap admin token is in the data dir of the replica that started first"
+    )
     return Buffer.from(rows[0].token_hash, "hex")
   }
   const token = `miko_${randomBytes(32).toString("base64url")}`
   const hash = sha256(token)
+  yield* fs.makeDirectory(resolved.config.general.dataDir, { recursive: true })
   yield* fs.writeFileString(file, `${token}\n`, { mode: 0o600 })
   yield* fs.chmod(file, 0o600)
-  yield* sql`INSERT INTO auth_bootstrap (id, token_hash, created_at) VALUES (1, ${hash.toString("hex")}, ${new Date().toISOString()})
-             ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at`
+  // Alone, a new token replaces a lost one; among replicas, the first one stays for everybody.
+  if (shared) {
+    yield* sql`INSERT INTO auth_bootstrap (id, token_hash, created_at) VALUES (1, ${hash.toString("hex")}, ${new Date().toISOString()})
+               ON CONFLICT (id) DO NOTHING`
+    const kept = (yield* stored)[0]?.token_hash
+    if (kept !== undefined && kept !== hash.toString("hex")) {
+      yield* fs.remove(file)
+      yield* Effect.logInfo("no auth.tokens configured: another replica created the bootstrap admin token first; it is in its data dir")
+      return Buffer.from(kept, "hex")
+    }
+  } else {
+    yield* sql`INSERT INTO auth_bootstrap (id, token_hash, created_at) VALUES (1, ${hash.toString("hex")}, ${new Date().toISOString()})
+               ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at`
+  }
   yield* Effect.logInfo(`no auth.tokens configured: created a bootstrap admin token in ${file}`)
   return hash
 }).pipe(
@@ -106,7 +126,7 @@ export const layer = (
 ): Layer.Layer<
   Tokens,
   ConfigLoadError | StorageError,
-  ConfigService | BaseConfig | SqlClient.SqlClient | FileSystem.FileSystem
+  ConfigService | BaseConfig | SqlClient.SqlClient | Notifications | FileSystem.FileSystem
 > =>
   Layer.scoped(
     Tokens,

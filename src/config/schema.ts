@@ -127,9 +127,41 @@ export const MikoConfigSchema = Schema.Struct({
     })
   }),
   storage: section("Where state is kept", {
-    driver: key(Schema.Literal("sqlite"), { default: "sqlite", description: "Storage driver", restart: true }),
+    driver: key(Schema.Literal("sqlite", "postgres"), {
+      default: "sqlite",
+      description: "sqlite: one Miko with a file in general.dataDir; postgres: one or more replicas sharing a PostgreSQL database",
+      restart: true
+    }),
     filename: key(Schema.NonEmptyTrimmedString, { default: "miko.db", description: "SQLite file name, relative to general.dataDir", restart: true }),
-    busyTimeout: key(PositiveDurationString, { default: Duration.seconds(5), description: "How long a write waits for a locked database", restart: true })
+    busyTimeout: key(PositiveDurationString, { default: Duration.seconds(5), description: "How long a write waits for a locked database", restart: true }),
+    postgres: section("The PostgreSQL database, when storage.driver is postgres", {
+      url: optionalKey(Schema.String.annotations({ [Secret]: true }), {
+        description: "Connection URL (postgres://user:password@host:5432/database); or give secretEnv",
+        restart: true
+      }),
+      secretEnv: optionalKey(Schema.NonEmptyTrimmedString, {
+        description: "Name of an environment variable that holds the connection URL",
+        restart: true
+      }),
+      maxConnections: key(PositiveInt, { default: 10, description: "Most connections this replica opens", restart: true })
+    })
+  }),
+  cluster: section("Replicas sharing one PostgreSQL database (a single SQLite Miko is a cluster of one)", {
+    leaseTime: key(PositiveDurationString, {
+      default: Duration.seconds(15),
+      description: "How long the leader's lease lasts without renewal: cluster-wide work moves to another replica within this time after the leader dies",
+      restart: true
+    }),
+    syncInterval: key(PositiveDurationString, {
+      default: Duration.seconds(1),
+      description: "How often a replica checks the shared change index and the database connection, besides change notifications",
+      restart: true
+    }),
+    staleReadLimit: key(PositiveDurationString, {
+      default: Duration.seconds(30),
+      description: "How long reads keep answering from the last known state while the database cannot be reached",
+      restart: true
+    })
   }),
   registry: section("The endpoint directory", {
     publicRead: key(Schema.Boolean, { default: true, description: "Whether reading public endpoints needs no token" }),

@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { StorageError } from "../storage/errors.js"
@@ -38,11 +39,16 @@ export type ConfigEntry = typeof ConfigEntry.Type
 const REDACTED = "<redacted>"
 const encode = Schema.encodeSync(MikoConfigSchema)
 
-/** The encoded config with token secrets replaced: what any API may show. */
+/** The encoded config with token secrets and the database URL replaced: what any API may show. */
 export const redactedConfig = (config: MikoConfig): Record<string, unknown> => {
   const encoded = encode(config)
+  const postgres = encoded.storage?.postgres
   return {
     ...encoded,
+    storage: {
+      ...encoded.storage,
+      postgres: postgres?.url === undefined ? postgres : { ...postgres, url: REDACTED }
+    },
     auth: {
       ...encoded.auth,
       tokens: (encoded.auth?.tokens ?? []).map((token) => (token.secret === undefined ? token : { ...token, secret: REDACTED }))
@@ -112,7 +118,7 @@ const validRuntime = (base: BaseConfig["Type"], stored: ReadonlyMap<string, unkn
     return kept
   })
 
-export const layer: Layer.Layer<ConfigService, StorageError, BaseConfig | ConfigStore> = Layer.effect(
+export const layer: Layer.Layer<ConfigService, StorageError, BaseConfig | ConfigStore> = Layer.scoped(
   ConfigService,
   Effect.gen(function*() {
     const base = yield* BaseConfig
@@ -135,8 +141,33 @@ export const layer: Layer.Layer<ConfigService, StorageError, BaseConfig | Config
             })
           ),
         onRight: (resolved) =>
-          Effect.zipRight(persist, SubscriptionRef.set(state, { resolved, runtime: next })).pipe(Effect.as(entryOf(resolved, key)))
+          Effect.zipRight(persist, SubscriptionRef.set(state, { resolved, runtime: next })).pipe(
+            Effect.zipRight(announce),
+            Effect.as(entryOf(resolved, key))
+          )
       })
+
+    const announce = store.announce.pipe(Effect.catchAll((error) => Effect.logWarning(`config change not announced: ${error.message}`)))
+
+    /** Takes up the changes other replicas stored; what no longer validates is skipped, as at start. */
+    const reload = writes.withPermits(1)(
+      Effect.gen(function*() {
+        const stored = yield* validRuntime(base, yield* store.all)
+        const { runtime: known } = yield* SubscriptionRef.get(state)
+        const same = stored.size === known.size &&
+          [...stored].every(([key, value]) => known.has(key) && JSON.stringify(known.get(key)) === JSON.stringify(value))
+        if (same) return
+        const resolved = resolveConfig({ ...base.inputs, runtime: stored })
+        if (Either.isRight(resolved)) yield* SubscriptionRef.set(state, { resolved: resolved.right, runtime: stored })
+      })
+    ).pipe(Effect.catchAll((error) => Effect.logWarning(`runtime config changes not reloaded: ${error.message}`)))
+
+    if (store.shared) {
+      yield* Stream.merge(store.announcements, Stream.fromSchedule(Schedule.spaced(initial.config.cluster.syncInterval))).pipe(
+        Stream.runForEach(() => reload),
+        Effect.forkScoped
+      )
+    }
 
     const current = Effect.map(SubscriptionRef.get(state), (s) => s.resolved.config)
     const snapshot = Effect.map(SubscriptionRef.get(state), ({ resolved }): ConfigSnapshot => ({
@@ -174,6 +205,7 @@ export const layer: Layer.Layer<ConfigService, StorageError, BaseConfig | Config
           })
           yield* store.clear
           yield* SubscriptionRef.set(state, { resolved, runtime: new Map() })
+          yield* announce
           return yield* snapshot
         })
       )

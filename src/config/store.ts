@@ -3,7 +3,9 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
 import { StorageError } from "../storage/errors.js"
+import { Notifications } from "../storage/notifications.js"
 
 /** Runtime config changes, kept across restarts: dotted key → encoded value. */
 export class ConfigStore extends Context.Tag("miko/config/ConfigStore")<ConfigStore, {
@@ -11,17 +13,29 @@ export class ConfigStore extends Context.Tag("miko/config/ConfigStore")<ConfigSt
   readonly put: (key: string, value: unknown) => Effect.Effect<void, StorageError>
   readonly remove: (key: string) => Effect.Effect<void, StorageError>
   readonly clear: Effect.Effect<void, StorageError>
+  /** Whether other replicas change the same store. */
+  readonly shared: boolean
+  /** Tells the other replicas that the changes moved. */
+  readonly announce: Effect.Effect<void, StorageError>
+  /** Word from any replica that the changes moved. */
+  readonly announcements: Stream.Stream<string>
 }>() {}
+
+const channel = "miko_config"
 
 const storageError = (action: string) => (error: { readonly message: string }) =>
   new StorageError({ message: `${action}: ${error.message}` })
 
 /** The store in the `config_overrides` table of whatever `SqlClient` is provided. */
-export const layerSql: Layer.Layer<ConfigStore, never, SqlClient.SqlClient> = Layer.effect(
+export const layerSql: Layer.Layer<ConfigStore, never, SqlClient.SqlClient | Notifications> = Layer.effect(
   ConfigStore,
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const notifications = yield* Notifications
     return ConfigStore.of({
+      shared: notifications.shared,
+      announce: notifications.publish(channel, "config"),
+      announcements: notifications.subscribe(channel),
       all: sql<{ key: string; value: string }>`SELECT key, value FROM config_overrides ORDER BY key`.pipe(
         Effect.map((rows) => new Map(rows.map((row) => [row.key, JSON.parse(row.value) as unknown]))),
         Effect.mapError(storageError("reading runtime config changes"))
@@ -51,6 +65,9 @@ export const layerMemory: Layer.Layer<ConfigStore> = Layer.effect(
   ConfigStore,
   Effect.map(Ref.make<ReadonlyMap<string, unknown>>(new Map()), (ref) =>
     ConfigStore.of({
+      shared: false,
+      announce: Effect.void,
+      announcements: Stream.never,
       all: Ref.get(ref),
       put: (key, value) => Ref.update(ref, (map) => new Map(map).set(key, value)),
       remove: (key) =>

@@ -1,5 +1,6 @@
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as OpenApi from "@effect/platform/OpenApi"
+import { ClusterApi } from "../cluster/http.js"
 import { ConfigApi } from "../config/http.js"
 import { RegistryApi } from "../registry/http.js"
 import { SchedulerApi } from "../scheduler/http.js"
@@ -12,6 +13,7 @@ export class MikoApi extends HttpApi.make("miko")
   .add(ConfigApi)
   .add(RegistryApi)
   .add(SchedulerApi)
+  .add(ClusterApi)
   .annotateContext(OpenApi.annotations({
     title: "Miko",
     version,

@@ -6,6 +6,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { createServer } from "node:http"
+import { layerClusterHandlers } from "../cluster/http.js"
 import { layerConfigHandlers } from "../config/http.js"
 import { BaseConfig } from "../config/load.js"
 import { layerRegistryHandlers } from "../registry/http.js"
@@ -22,7 +23,7 @@ export const layerApi = Layer.mergeAll(
   layerWebSocketRoute
 ).pipe(
   Layer.provideMerge(HttpApiBuilder.api(MikoApi)),
-  Layer.provide([layerSystemHandlers, layerConfigHandlers, layerRegistryHandlers, layerSchedulerHandlers, layerEdge])
+  Layer.provide([layerSystemHandlers, layerConfigHandlers, layerRegistryHandlers, layerSchedulerHandlers, layerClusterHandlers, layerEdge])
 )
 
 /** A Node HTTP server on `http.host`:`http.port`. */

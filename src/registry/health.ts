@@ -9,6 +9,7 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { connect } from "node:net"
+import { Cluster } from "../cluster/service.js"
 import type { EndpointStatus, HealthCheck } from "./model.js"
 import { Registry } from "./service.js"
 
@@ -16,6 +17,8 @@ const defaults = { interval: Duration.seconds(10), timeout: Duration.seconds(2),
 
 /** How often leases are looked at: the resolution of ttl expiry. */
 const leaseSweep = Schedule.spaced(Duration.millis(250))
+/** How often the shared change log is cut back. */
+const logTrim = Schedule.spaced(Duration.minutes(1))
 
 const tcpProbe = (address: string) => {
   const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(address) ? new URL(address) : new URL(`tcp://${address}`)
@@ -82,16 +85,29 @@ const runCheck = (registry: Registry["Type"], id: string, check: HealthCheck, in
 /**
  * Lease expiry and active health checks, in the background: a sweep on a Schedule for leases,
  * and one fiber per checked endpoint, started and stopped as the directory changes. Request
- * handling never waits on either.
+ * handling never waits on either. Both are cluster-wide work: they run on the leader only.
  */
-export const layerHealth: Layer.Layer<never, never, Registry> = Layer.scopedDiscard(
+export const layerHealth: Layer.Layer<never, never, Registry | Cluster> = Layer.scopedDiscard(
   Effect.gen(function*() {
     const registry = yield* Registry
-    yield* registry.expireLeases.pipe(
-      Effect.catchAll((error) => Effect.logError(`lease expiry failed: ${error.message}`)),
-      Effect.repeat(leaseSweep),
-      Effect.forkScoped
-    )
+    const cluster = yield* Cluster
+    yield* cluster.whileLeader("lease expiry", Effect.all([
+      registry.expireLeases.pipe(
+        Effect.catchAll((error) => Effect.logError(`lease expiry failed: ${error.message}`)),
+        Effect.repeat(leaseSweep)
+      ),
+      registry.trimLog.pipe(
+        Effect.catchAll((error) => Effect.logWarning(`change log not trimmed: ${error.message}`)),
+        Effect.repeat(logTrim)
+      )
+    ], { concurrency: "unbounded", discard: true }))
+    yield* cluster.whileLeader("health checks", healthChecks(registry))
+  })
+)
+
+/** One fiber per checked endpoint, started and stopped as the directory changes. */
+const healthChecks = (registry: Registry["Type"]) =>
+  Effect.scoped(Effect.gen(function*() {
     const checks = yield* FiberMap.make<string>()
     const running = yield* Ref.make(new Map<string, string>())
     yield* registry.changes.pipe(
@@ -109,8 +125,6 @@ export const layerHealth: Layer.Layer<never, never, Registry> = Layer.scopedDisc
           }
           yield* Ref.set(running, new Map([...wanted].map(([id, w]) => [id, w.key])))
         })
-      ),
-      Effect.forkScoped
+      )
     )
-  })
-)
+  }))

@@ -102,6 +102,7 @@ export const layerRegistryHandlers = HttpApiBuilder.group(groupApi(RegistryApi),
       .handle("list", ({ request, urlParams }) =>
         Effect.gen(function*() {
           const visibility = yield* Operations.visibility
+          yield* registry.checkFresh
           // An index from the future means the client knew another history (a reset store): answer at once.
           if (urlParams.index !== undefined && urlParams.index <= (yield* registry.current).index) {
             const { maxWait } = (yield* config.current).registry

@@ -20,13 +20,15 @@ export const visibility = Effect.gen(function*() {
   return "public" as Visibility
 })
 
-export const listEndpoints = (filter: EndpointFilter) =>
-  Effect.flatMap(visibility, (v) => Effect.flatMap(Registry, (registry) => registry.list(filter, v)))
+/** Reads answer from memory; while the database is away that memory goes stale, so only for so long. */
+const read = <A, E, R>(use: (registry: Registry["Type"], visibility: Visibility) => Effect.Effect<A, E, R>) =>
+  Effect.flatMap(visibility, (v) => Effect.flatMap(Registry, (registry) => Effect.zipRight(registry.checkFresh, use(registry, v))))
 
-export const listServices = Effect.flatMap(visibility, (v) => Effect.flatMap(Registry, (registry) => registry.services(v)))
+export const listEndpoints = (filter: EndpointFilter) => read((registry, v) => registry.list(filter, v))
 
-export const getService = (name: string) =>
-  Effect.flatMap(visibility, (v) => Effect.flatMap(Registry, (registry) => registry.service(name, v)))
+export const listServices = read((registry, v) => registry.services(v))
+
+export const getService = (name: string) => read((registry, v) => registry.service(name, v))
 
 export const registerEndpoint = (service: string, registration: Registration, options?: { readonly connection?: string | undefined }) =>
   Effect.zipRight(requireService(service), Effect.flatMap(Registry, (registry) => registry.register(service, registration, options)))

@@ -8,9 +8,11 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { MikoConfig } from "../config/schema.js"
+import { Cluster } from "../cluster/service.js"
 import { ConfigService } from "../config/service.js"
 import type { StorageError } from "../storage/errors.js"
 import { EndpointConflict, EndpointNotFound, ServiceNotFound } from "./errors.js"
@@ -24,7 +26,7 @@ import type {
   Visibility
 } from "./model.js"
 import { type EndpointRecord, sameDeclaration, staticRecords, statusOf, toEndpoint } from "./record.js"
-import { RegistryStore } from "./store.js"
+import { type LoggedChange, RegistryStore } from "./store.js"
 import { endpointList, summarize, visibleEndpoints } from "./view.js"
 
 /** The directory at one change index, and the change that produced it. */
@@ -43,6 +45,10 @@ export type RegistryEvent =
 
 /** How many recent changes are kept so a reconnecting watcher can resume without a snapshot. */
 const historySize = 1024
+/** Change-log entries kept in the database for replicas that fell behind. */
+const logSize = 10_000
+/** Changes read from the log at a time while catching up. */
+const catchUpBatch = 500
 
 export interface ServiceDetailView {
   readonly index: number
@@ -84,8 +90,17 @@ export class Registry extends Context.Tag("miko/Registry")<Registry, {
   ) => Effect.Effect<Option.Option<ReadonlyArray<{ readonly change: RegistryChange; readonly record: EndpointRecord }>>>
   /** Waits until the index is past `after`; answers the index then. */
   readonly awaitIndex: (after: number) => Effect.Effect<number>
-  /** Turns endpoints whose lease ran out critical, and removes those critical for too long. */
+  /**
+   * Turns endpoints whose lease ran out critical, removes those critical for too long and
+   * those tied to a connection of a replica that is gone. Cluster-wide work: the leader's.
+   */
   readonly expireLeases: Effect.Effect<void, StorageError>
+  /** Fails once the database has been out of reach for longer than reads may go stale. */
+  readonly checkFresh: Effect.Effect<void, StorageError>
+  /** Catches up with changes other replicas made; runs by itself on notifications and a timer. */
+  readonly sync: Effect.Effect<void, StorageError>
+  /** Drops change-log entries no replica needs any more. */
+  readonly trimLog: Effect.Effect<void, StorageError>
   /** Records an active check's verdict; a change only when the status moves. */
   readonly setCheckStatus: (id: string, status: EndpointStatus) => Effect.Effect<void, StorageError>
   /** Removes every endpoint tied to a connection that closed. */
@@ -95,69 +110,152 @@ export class Registry extends Context.Tag("miko/Registry")<Registry, {
 const newId = (service: string) =>
   Effect.map(Random.nextIntBetween(0, 0xffffffff), (n) => `${service}-${n.toString(16).padStart(8, "0")}`)
 
-export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigService> = Layer.scoped(
+const notFound = (service: string, id: string) =>
+  new EndpointNotFound({ service, id, message: `no endpoint ${JSON.stringify(id)} in service ${JSON.stringify(service)}` })
+
+/** The replica part of a connection owner (`<replica>/<connection>`). */
+const replicaOf = (owner: string) => owner.slice(0, Math.max(0, owner.indexOf("/")))
+
+export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigService | Cluster> = Layer.scoped(
   Registry,
   Effect.gen(function*() {
     const store = yield* RegistryStore
     const config = yield* ConfigService
+    const cluster = yield* Cluster
     const loaded = yield* store.load
-    const now = yield* Clock.currentTimeMillis
-    const initialConfig = yield* config.current
 
-    // Index moves past what any client saw before the restart, so their waits end and they re-read.
-    const startIndex = loaded.index + 1
-    yield* store.saveIndex(startIndex)
-    let records = HashMap.empty<string, EndpointRecord>()
-    for (const record of loaded.records) {
-      // Ephemeral endpoints lived as long as a WebSocket connection; none survives a restart.
-      if (record.connection !== undefined) yield* store.remove(record.registration.id, startIndex)
-      else records = HashMap.set(records, record.registration.id, record)
+    const initial: RegistryState = {
+      index: loaded.index,
+      records: HashMap.fromIterable(loaded.records.map((record) => [record.registration.id, record] as const)),
+      change: undefined,
+      changed: undefined
     }
-    for (const record of staticRecords(initialConfig.registry.static, now)) {
-      records = HashMap.set(records, record.registration.id, record)
-    }
-    const state = yield* SubscriptionRef.make<RegistryState>({ index: startIndex, records, change: undefined, changed: undefined })
-    const history = yield* Ref.make<ReadonlyArray<{ readonly change: RegistryChange; readonly record: EndpointRecord }>>([])
+    /** What readers and watchers see: only committed changes. */
+    const published = yield* SubscriptionRef.make<RegistryState>(initial)
+    /**
+     * The state a write works on, ahead of `published` by the changes of the transaction in
+     * progress; equal to it between writes. Only touched while holding `serialized`.
+     */
+    const working = yield* Ref.make(initial)
+    const staged = yield* Ref.make<ReadonlyArray<RegistryState>>([])
+    const history = yield* Ref.make<ReadonlyArray<LoggedChange>>([])
     // Waiters for "the index moved" share one Deferred per index, replaced on every change:
     // a thousand blocked requests cost one completion, not a thousand stream subscriptions.
     const nextChange = yield* Ref.make(yield* Deferred.make<void>())
-    const writes = yield* Effect.makeSemaphore(1)
-    const serialized = writes.withPermits(1)
+    const lock = yield* Effect.makeSemaphore(1)
+    const serialized = lock.withPermits(1)
 
-    /** Applies one change: persist first, then publish, so memory never runs ahead of storage. */
-    const apply = (
-      current: RegistryState,
-      type: RegistryChange["type"],
-      record: EndpointRecord,
-      persist: (index: number) => Effect.Effect<void, StorageError>
-    ) =>
+    /** Adds one change to the working state; it becomes visible when the write commits. */
+    const stage = (entry: LoggedChange) =>
       Effect.gen(function*() {
-        const index = current.index + 1
-        yield* persist(index)
-        const next = type === "deregistered"
-          ? HashMap.remove(current.records, record.registration.id)
-          : HashMap.set(current.records, record.registration.id, record)
-        const change: RegistryChange = { index, type, service: record.service, endpointId: record.registration.id }
-        yield* Ref.update(history, (entries) => [...entries.slice(-(historySize - 1)), { change, record }])
-        yield* SubscriptionRef.set(state, { index, records: next, change, changed: record })
-        const fresh = yield* Deferred.make<void>()
-        yield* Deferred.succeed(yield* Ref.getAndSet(nextChange, fresh), undefined)
-        return index
+        const current = yield* Ref.get(working)
+        const id = entry.record.registration.id
+        const records = entry.change.type === "deregistered"
+          ? HashMap.remove(current.records, id)
+          : HashMap.set(current.records, id, entry.record)
+        const next: RegistryState = { index: entry.change.index, records, change: entry.change, changed: entry.record }
+        yield* Ref.set(working, next)
+        yield* Ref.update(staged, (states) => [...states, next])
       })
 
-    const persistRecord = (record: EndpointRecord) => (index: number) =>
-      record.source === "static" ? Effect.void : store.save(record, index)
-    const persistRemoval = (record: EndpointRecord) => (index: number) =>
-      record.source === "static" ? Effect.void : store.remove(record.registration.id, index)
+    /** A new working state that no watcher hears about as a change (a renewed lease, a reload). */
+    const stageQuietly = (update: (state: RegistryState) => RegistryState) => Ref.update(working, update)
+
+    /** Publishes what was staged, change by change, in index order. */
+    const publish = Effect.gen(function*() {
+      const states = yield* Ref.getAndSet(staged, [])
+      for (const state of states) {
+        if (state.change !== undefined && state.changed !== undefined) {
+          const entry = { change: state.change, record: state.changed }
+          yield* Ref.update(history, (entries) => [...entries.slice(-(historySize - 1)), entry])
+        }
+        yield* SubscriptionRef.set(published, state)
+      }
+      const final = yield* Ref.get(working)
+      const shown = yield* SubscriptionRef.get(published)
+      if (final !== shown) yield* SubscriptionRef.set(published, { ...final, change: shown.change, changed: shown.changed })
+      if (states.length > 0) {
+        const fresh = yield* Deferred.make<void>()
+        yield* Deferred.succeed(yield* Ref.getAndSet(nextChange, fresh), undefined)
+      }
+      return states.length
+    })
+
+    /** Forgets a write that did not commit. */
+    const discard = Effect.zipRight(
+      Ref.set(staged, []),
+      Effect.flatMap(SubscriptionRef.get(published), (state) => Ref.set(working, state))
+    )
+
+    /**
+     * Brings the working state up to the log. A replica too far behind (the entries it needs
+     * were trimmed) reloads the whole directory; its watchers then get a fresh snapshot.
+     */
+    const catchUp: Effect.Effect<void, StorageError> = Effect.gen(function*() {
+      const from = (yield* Ref.get(working)).index
+      const entries = yield* store.changesSince(from, catchUpBatch)
+      if (entries.length === 0) return
+      if (entries[0]!.change.index !== from + 1) {
+        const all = yield* store.load
+        const state: RegistryState = {
+          index: all.index,
+          records: HashMap.fromIterable(all.records.map((record) => [record.registration.id, record] as const)),
+          change: undefined,
+          changed: undefined
+        }
+        yield* Ref.set(working, state)
+        yield* Ref.update(staged, (states) => [...states, state])
+        return
+      }
+      for (const entry of entries) yield* stage(entry)
+      if (entries.length === catchUpBatch) yield* catchUp
+    })
+
+    /**
+     * Every change goes through here: one transaction holding the directory's write lock, the
+     * working state first brought up to the log (another replica may have written), then the
+     * operation, then commit, then publish. A failed write leaves nothing behind.
+     */
+    const write = <A, E>(operation: Effect.Effect<A, E>): Effect.Effect<A, E | StorageError> =>
+      serialized(
+        Effect.gen(function*() {
+          const before = (yield* SubscriptionRef.get(published)).index
+          const result = yield* store.transaction((committed) =>
+            Effect.zipRight(
+              Effect.flatMap(Ref.get(working), (state) => (state.index < committed ? catchUp : Effect.void)),
+              operation
+            )
+          )
+          yield* publish
+          const after = (yield* SubscriptionRef.get(published)).index
+          if (after > before) {
+            yield* store.announce(after).pipe(Effect.catchAll((error) => Effect.logWarning(`change ${after} not announced: ${error.message}`)))
+          }
+          return result
+        }).pipe(Effect.onError(() => discard))
+      )
+
+    /** Logs one change at the next index. */
+    const apply = (type: RegistryChange["type"], record: EndpointRecord) =>
+      Effect.gen(function*() {
+        const index = (yield* Ref.get(working)).index + 1
+        const entry = { change: { index, type, service: record.service, endpointId: record.registration.id }, record }
+        yield* store.commit(entry)
+        yield* stage(entry)
+      })
+
+    /** Saves an endpoint whose change callers need not hear about (a renewed lease). */
+    const touch = (record: EndpointRecord) =>
+      Effect.zipRight(
+        store.touch(record),
+        stageQuietly((state) => ({ ...state, records: HashMap.set(state.records, record.registration.id, record) }))
+      )
 
     const find = (service: string, id: string) =>
-      Effect.flatMap(SubscriptionRef.get(state), (current) =>
+      Effect.flatMap(Ref.get(working), (current) =>
         Option.match(HashMap.get(current.records, id), {
-          onNone: () => Effect.fail(new EndpointNotFound({ service, id, message: `no endpoint ${JSON.stringify(id)} in service ${JSON.stringify(service)}` })),
-          onSome: (record) =>
-            record.service === service
-              ? Effect.succeed({ current, record })
-              : Effect.fail(new EndpointNotFound({ service, id, message: `no endpoint ${JSON.stringify(id)} in service ${JSON.stringify(service)}` }))
+          onNone: () => Effect.fail(notFound(service, id)),
+          onSome: (record) => (record.service === service ? Effect.succeed(record) : Effect.fail(notFound(service, id)))
         }))
 
     /** `criticalSince` follows the status: set when it turns critical, cleared when it leaves. */
@@ -166,9 +264,13 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       return { ...record, criticalSince: critical ? (record.criticalSince ?? at) : undefined }
     }
 
+    /** A status move is a change; anything else only renews what is stored. */
+    const update = (before: EndpointRecord, after: EndpointRecord) =>
+      statusOf(after) !== statusOf(before) ? apply("status", after) : touch(after)
+
     const register = (service: string, registration: Registration, options?: { readonly connection?: string | undefined }) =>
-      serialized(Effect.gen(function*() {
-        const current = yield* SubscriptionRef.get(state)
+      write(Effect.gen(function*() {
+        const current = yield* Ref.get(working)
         const at = yield* Clock.currentTimeMillis
         const id = registration.id ?? (yield* newId(service))
         const existing = Option.getOrUndefined(HashMap.get(current.records, id))
@@ -179,6 +281,7 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
           return yield* new EndpointConflict({ id, message: `endpoint ${JSON.stringify(id)} is declared in registry.static; change it in the configuration` })
         }
         const sameCheck = JSON.stringify(existing?.registration.check) === JSON.stringify(registration.check)
+        const owner = options?.connection === undefined ? undefined : `${cluster.replicaId}/${options.connection}`
         const record = withCriticalSince({
           service,
           registration: { ...registration, id },
@@ -189,111 +292,122 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
           // A new check starts critical: no traffic until it has passed once.
           checkStatus: registration.check === undefined ? undefined : sameCheck && existing !== undefined ? existing.checkStatus : "critical",
           criticalSince: existing?.criticalSince,
-          connection: options?.connection ?? existing?.connection
+          connection: owner ?? existing?.connection
         }, at)
-        const unchanged = existing !== undefined && sameDeclaration(existing, record) && statusOf(existing) === statusOf(record)
-        if (unchanged) {
-          yield* store.save(record, current.index)
-          yield* SubscriptionRef.set(state, { ...current, records: HashMap.set(current.records, id, record), change: current.change })
-        } else {
-          yield* apply(current, existing === undefined ? "registered" : "updated", record, persistRecord(record))
-        }
+        const unchanged = existing !== undefined && sameDeclaration(existing, record) && statusOf(existing) === statusOf(record) &&
+          existing.connection === record.connection
+        if (unchanged) yield* touch(record)
+        else yield* apply(existing === undefined ? "registered" : "updated", record)
         return { endpoint: toEndpoint(record, "internal")!, created: existing === undefined }
       }))
 
     const heartbeat = (service: string, id: string) =>
-      serialized(Effect.gen(function*() {
-        const { current, record } = yield* find(service, id)
+      write(Effect.gen(function*() {
+        const record = yield* find(service, id)
         const at = yield* Clock.currentTimeMillis
         const next = withCriticalSince({ ...record, lastSeenAt: at, leaseStatus: "passing" }, at)
-        if (statusOf(next) !== statusOf(record)) {
-          yield* apply(current, "status", next, persistRecord(next))
-        } else {
-          // Only the lease moved: stored, but not a change callers need to hear about.
-          yield* persistRecord(next)(current.index)
-          yield* SubscriptionRef.set(state, { ...current, records: HashMap.set(current.records, id, next) })
-        }
+        yield* update(record, next)
         return toEndpoint(next, "internal")!
       }))
 
     const deregister = (service: string, id: string) =>
-      serialized(Effect.gen(function*() {
-        const { current, record } = yield* find(service, id)
+      write(Effect.gen(function*() {
+        const record = yield* find(service, id)
         if (record.source === "static") {
           return yield* new EndpointConflict({ id, message: `endpoint ${JSON.stringify(id)} is declared in registry.static; remove it from the configuration` })
         }
-        yield* apply(current, "deregistered", record, persistRemoval(record))
+        yield* apply("deregistered", record)
       }))
 
     const criticalLimit = Effect.map(config.current, (c) => Duration.toMillis(c.registry.deregisterCriticalAfter))
 
-    const expireLeases = serialized(Effect.gen(function*() {
-      const at = yield* Clock.currentTimeMillis
-      const limit = yield* criticalLimit
-      const snapshot = yield* SubscriptionRef.get(state)
-      for (const record of HashMap.values(snapshot.records)) {
+    /** Whether a sweep has anything to look at, judged without the write lock. */
+    const sweepCandidates = (records: Iterable<EndpointRecord>, at: number, limit: number) => {
+      const leases: Array<EndpointRecord> = []
+      const removals: Array<EndpointRecord> = []
+      const owned: Array<EndpointRecord> = []
+      for (const record of records) {
         if (record.source === "static") continue
         const ttl = record.registration.ttl
-        const current = yield* SubscriptionRef.get(state)
-        if (ttl !== undefined && record.leaseStatus === "passing" && at - record.lastSeenAt > Duration.toMillis(ttl)) {
-          const next = withCriticalSince({ ...record, leaseStatus: "critical" }, at)
-          if (statusOf(next) !== statusOf(record)) yield* apply(current, "status", next, persistRecord(next))
-          else yield* persistRecord(next)(current.index)
-          continue
-        }
-        if (record.criticalSince !== undefined && at - record.criticalSince >= limit) {
-          yield* Effect.logInfo(`removing endpoint ${record.registration.id} of ${record.service}: critical for longer than registry.deregisterCriticalAfter`)
-          yield* apply(current, "deregistered", record, persistRemoval(record))
-        }
+        if (ttl !== undefined && record.leaseStatus === "passing" && at - record.lastSeenAt > Duration.toMillis(ttl)) leases.push(record)
+        else if (record.criticalSince !== undefined && at - record.criticalSince >= limit) removals.push(record)
+        if (record.connection !== undefined && replicaOf(record.connection) !== cluster.replicaId) owned.push(record)
       }
-    }))
+      return { leases, removals, owned }
+    }
+
+    const expireLeases = Effect.gen(function*() {
+      const at = yield* Clock.currentTimeMillis
+      const limit = yield* criticalLimit
+      const seen = sweepCandidates(HashMap.values((yield* SubscriptionRef.get(published)).records), at, limit)
+      if (seen.leases.length + seen.removals.length + seen.owned.length === 0) return
+      // Endpoints tied to a connection of a replica that stopped checking in lost that connection.
+      const live = seen.owned.length > 0 ? yield* cluster.liveReplicas : new Set<string>()
+      yield* write(Effect.gen(function*() {
+        const { leases, removals, owned } = sweepCandidates(HashMap.values((yield* Ref.get(working)).records), at, limit)
+        for (const known of leases) {
+          // Heartbeats taken by other replicas renew the stored lease without a change: read it.
+          const stored = (yield* store.get(known.registration.id)) ?? known
+          const ttl = Duration.toMillis(stored.registration.ttl ?? Duration.infinity)
+          if (at - stored.lastSeenAt <= ttl) {
+            yield* stageQuietly((state) => ({ ...state, records: HashMap.set(state.records, known.registration.id, stored) }))
+            continue
+          }
+          yield* update(stored, withCriticalSince({ ...stored, leaseStatus: "critical" }, at))
+        }
+        for (const record of removals) {
+          yield* Effect.logInfo(`removing endpoint ${record.registration.id} of ${record.service}: critical for longer than registry.deregisterCriticalAfter`)
+          yield* apply("deregistered", record)
+        }
+        for (const record of owned) {
+          if (record.connection === undefined || live.has(replicaOf(record.connection))) continue
+          if (Option.isNone(HashMap.get((yield* Ref.get(working)).records, record.registration.id))) continue
+          yield* Effect.logInfo(`removing ephemeral endpoint ${record.registration.id} of ${record.service}: its replica is gone`)
+          yield* apply("deregistered", record)
+        }
+      }))
+    })
 
     const setCheckStatus = (id: string, status: EndpointStatus) =>
-      serialized(Effect.gen(function*() {
-        const current = yield* SubscriptionRef.get(state)
-        const record = Option.getOrUndefined(HashMap.get(current.records, id))
+      write(Effect.gen(function*() {
+        const record = Option.getOrUndefined(HashMap.get((yield* Ref.get(working)).records, id))
         if (record === undefined || record.checkStatus === status) return
         const at = yield* Clock.currentTimeMillis
-        const next = withCriticalSince({ ...record, checkStatus: status, lastSeenAt: status === "passing" ? at : record.lastSeenAt }, at)
-        if (statusOf(next) !== statusOf(record)) yield* apply(current, "status", next, persistRecord(next))
-        else yield* persistRecord(next)(current.index)
-        if (statusOf(next) === statusOf(record)) {
-          yield* SubscriptionRef.set(state, { ...current, records: HashMap.set(current.records, id, next) })
-        }
+        yield* update(record, withCriticalSince({ ...record, checkStatus: status, lastSeenAt: status === "passing" ? at : record.lastSeenAt }, at))
       }))
 
     const removeConnection = (connection: string) =>
-      serialized(Effect.gen(function*() {
-        const snapshot = yield* SubscriptionRef.get(state)
-        for (const record of HashMap.values(snapshot.records)) {
-          if (record.connection !== connection) continue
-          yield* apply(yield* SubscriptionRef.get(state), "deregistered", record, persistRemoval(record))
+      write(Effect.gen(function*() {
+        const owner = `${cluster.replicaId}/${connection}`
+        for (const record of HashMap.values((yield* Ref.get(working)).records)) {
+          if (record.connection === owner) yield* apply("deregistered", record)
         }
       }))
 
-    /** Static endpoints follow `registry.static` live: each addition, edit or removal is one change. */
+    /**
+     * Static endpoints follow `registry.static` live: each addition, edit or removal is one
+     * change. Replicas share one configuration, so whichever applies it first does the work
+     * and the others find nothing left to do.
+     */
     const syncStatic = (next: MikoConfig) =>
-      serialized(Effect.gen(function*() {
+      write(Effect.gen(function*() {
         const at = yield* Clock.currentTimeMillis
         const wanted = new Map(staticRecords(next.registry.static, at).map((r) => [r.registration.id, r]))
-        const snapshot = yield* SubscriptionRef.get(state)
-        for (const record of HashMap.values(snapshot.records)) {
-          if (record.source === "static" && !wanted.has(record.registration.id)) {
-            yield* apply(yield* SubscriptionRef.get(state), "deregistered", record, persistRemoval(record))
-          }
+        for (const record of HashMap.values((yield* Ref.get(working)).records)) {
+          if (record.source === "static" && !wanted.has(record.registration.id)) yield* apply("deregistered", record)
         }
         for (const [id, record] of wanted) {
-          const current = yield* SubscriptionRef.get(state)
-          const existing = Option.getOrUndefined(HashMap.get(current.records, id))
+          const existing = Option.getOrUndefined(HashMap.get((yield* Ref.get(working)).records, id))
           if (existing !== undefined && existing.source !== "static") {
             yield* Effect.logWarning(`registry.static endpoint ${id} is ignored: a registered endpoint has that id`)
             continue
           }
           if (existing !== undefined && sameDeclaration(existing, record)) continue
-          yield* apply(current, existing === undefined ? "registered" : "updated", existing === undefined ? record : { ...record, registeredAt: existing.registeredAt }, persistRecord(record))
+          yield* apply(existing === undefined ? "registered" : "updated", existing === undefined ? record : { ...record, registeredAt: existing.registeredAt })
         }
       }))
 
+    yield* syncStatic(yield* config.current)
     yield* config.changes.pipe(
       Stream.drop(1),
       Stream.map((c) => c.registry.static),
@@ -303,7 +417,23 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       Effect.forkScoped
     )
 
-    const current = SubscriptionRef.get(state)
+    /** Reads what other replicas committed; their announcements and a timer both lead here. */
+    const sync = serialized(
+      Effect.gen(function*() {
+        yield* catchUp
+        yield* publish
+      }).pipe(Effect.onError(() => discard))
+    )
+    const { syncInterval } = (yield* config.current).cluster
+    const announced = store.announcements.pipe(
+      Stream.filterEffect((index) => Effect.map(SubscriptionRef.get(published), (state) => index > state.index))
+    )
+    yield* Stream.merge(announced, Stream.fromSchedule(Schedule.spaced(syncInterval))).pipe(
+      Stream.runForEach(() => sync.pipe(Effect.catchAll((error) => Effect.logWarning(`directory not synchronized: ${error.message}`)))),
+      Effect.forkScoped
+    )
+
+    const current = SubscriptionRef.get(published)
 
     return Registry.of({
       register,
@@ -323,9 +453,9 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
             : Effect.succeed({ index: s.index, service: summarize(name, endpoints), endpoints })
         }),
       current,
-      changes: Stream.changesWith(state.changes, (a, b) => a.index === b.index),
+      changes: Stream.changesWith(published.changes, (a, b) => a.index === b.index),
       watch: (fromIndex) =>
-        Stream.changesWith(state.changes, (a, b) => a.index === b.index).pipe(
+        Stream.changesWith(published.changes, (a, b) => a.index === b.index).pipe(
           Stream.mapAccumEffect(undefined as number | undefined, (seen, s): Effect.Effect<readonly [number, ReadonlyArray<RegistryEvent>]> => {
             if (seen === undefined) {
               return Effect.map(Ref.get(history), (entries) => {
@@ -338,10 +468,12 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
                 return [s.index, first] as const
               })
             }
-            const events: ReadonlyArray<RegistryEvent> = s.change !== undefined && s.changed !== undefined && s.index > seen
+            if (s.index <= seen) return Effect.succeed([seen, []] as const)
+            // A reload after falling behind carries no single change: watchers start over from it.
+            const events: ReadonlyArray<RegistryEvent> = s.change !== undefined && s.changed !== undefined && s.change.index === s.index
               ? [{ _tag: "Change", change: s.change, record: s.changed }]
-              : []
-            return Effect.succeed([Math.max(seen, s.index), events] as const)
+              : [{ _tag: "Snapshot", state: s }]
+            return Effect.succeed([s.index, events] as const)
           }),
           Stream.flattenIterables
         ),
@@ -354,14 +486,18 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       awaitIndex: (after) => {
         const loop: Effect.Effect<number> = Effect.gen(function*() {
           const waitFor = yield* Ref.get(nextChange)
-          const { index } = yield* SubscriptionRef.get(state)
-          if (index > after) return index
+          const { index } = yield* SubscriptionRef.get(published)
+          // An index from the future belongs to another history (a reset store): answer at once.
+          if (index > after || after > index) return index
           yield* Deferred.await(waitFor)
           return yield* loop
         })
         return loop
       },
       expireLeases,
+      checkFresh: cluster.checkFresh,
+      sync,
+      trimLog: store.trim(logSize),
       setCheckStatus,
       removeConnection
     })

@@ -1,18 +1,17 @@
 import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import { StorageError } from "../storage/errors.js"
+import { Notifications } from "../storage/notifications.js"
+import type { RegistryChange } from "./model.js"
 import { decodeRegistration, encodeRegistration, type EndpointRecord } from "./record.js"
-
-interface Row {
-  readonly id: string
-  readonly service: string
-  readonly body: string
-}
 
 interface Stored {
   readonly registration: unknown
+  readonly source?: EndpointRecord["source"]
   readonly registeredAt: number
   readonly lastSeenAt: number
   readonly leaseStatus: EndpointRecord["leaseStatus"]
@@ -21,17 +20,45 @@ interface Stored {
   readonly connection?: string | null
 }
 
-/** Registered endpoints and the change index, kept across restarts. Static ones live in config. */
+/** One entry of the change log: the change and the endpoint as it left it (as it was, for a removal). */
+export interface LoggedChange {
+  readonly change: RegistryChange
+  readonly record: EndpointRecord
+}
+
+/**
+ * The directory in the database: the endpoints, and a log of every change under one index
+ * that all replicas share. Writers hold the index row while they write, so changes from
+ * different replicas take consecutive indexes and every replica replays them in one order.
+ */
 export class RegistryStore extends Context.Tag("miko/registry/RegistryStore")<RegistryStore, {
   readonly load: Effect.Effect<{ readonly index: number; readonly records: ReadonlyArray<EndpointRecord> }, StorageError>
-  readonly save: (record: EndpointRecord, index: number) => Effect.Effect<void, StorageError>
-  readonly remove: (id: string, index: number) => Effect.Effect<void, StorageError>
-  readonly saveIndex: (index: number) => Effect.Effect<void, StorageError>
+  /**
+   * Runs `body` in one transaction that holds the directory's write lock; `body` gets the
+   * last committed index.
+   */
+  readonly transaction: <A, E, R>(body: (index: number) => Effect.Effect<A, E, R>) => Effect.Effect<A, E | StorageError, R>
+  /** Writes one change: the endpoint (or its removal) and the log entry, at `change.index`. */
+  readonly commit: (entry: LoggedChange) => Effect.Effect<void, StorageError>
+  /** Saves an endpoint without a change: a renewed lease callers need not hear about. */
+  readonly touch: (record: EndpointRecord) => Effect.Effect<void, StorageError>
+  readonly get: (id: string) => Effect.Effect<EndpointRecord | undefined, StorageError>
+  /** Logged changes after `index`, oldest first, at most `limit`. */
+  readonly changesSince: (index: number, limit: number) => Effect.Effect<ReadonlyArray<LoggedChange>, StorageError>
+  /** Drops log entries more than `keep` changes old. */
+  readonly trim: (keep: number) => Effect.Effect<void, StorageError>
+  /** Tells every replica the index moved. */
+  readonly announce: (index: number) => Effect.Effect<void, StorageError>
+  /** Indexes announced by any replica. */
+  readonly announcements: Stream.Stream<number>
 }>() {}
+
+const channel = "miko_registry"
 
 const toBody = (record: EndpointRecord): string =>
   JSON.stringify({
     registration: encodeRegistration(record.registration),
+    source: record.source,
     registeredAt: record.registeredAt,
     lastSeenAt: record.lastSeenAt,
     leaseStatus: record.leaseStatus,
@@ -40,12 +67,12 @@ const toBody = (record: EndpointRecord): string =>
     connection: record.connection ?? null
   } satisfies Stored)
 
-const fromRow = (row: Row): EndpointRecord => {
-  const stored = JSON.parse(row.body) as Stored
+const fromBody = (service: string, body: string): EndpointRecord => {
+  const stored = JSON.parse(body) as Stored
   return {
-    service: row.service,
+    service,
     registration: decodeRegistration(stored.registration) as EndpointRecord["registration"],
-    source: "registered",
+    source: stored.source ?? "registered",
     registeredAt: stored.registeredAt,
     lastSeenAt: stored.lastSeenAt,
     leaseStatus: stored.leaseStatus,
@@ -57,34 +84,65 @@ const fromRow = (row: Row): EndpointRecord => {
 
 const failed = (action: string) => (error: { readonly message: string }) => new StorageError({ message: `${action}: ${error.message}` })
 
-export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient> = Layer.effect(
+export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | Notifications> = Layer.effect(
   RegistryStore,
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const saveIndex = (index: number) =>
-      sql`INSERT INTO registry_state (name, value) VALUES ('index', ${index})
-          ON CONFLICT (name) DO UPDATE SET value = excluded.value`
+    const notifications = yield* Notifications
+
+    const upsert = (record: EndpointRecord) =>
+      sql`INSERT INTO endpoints (id, service, body, updated_at)
+          VALUES (${record.registration.id}, ${record.service}, ${toBody(record)}, ${new Date().toISOString()})
+          ON CONFLICT (id) DO UPDATE SET service = excluded.service, body = excluded.body, updated_at = excluded.updated_at`
+
+    // An upsert that changes nothing still locks the row until commit, in both dialects.
+    const lockIndex = sql<{ value: number | string }>`INSERT INTO registry_state (name, value) VALUES ('index', 1)
+      ON CONFLICT (name) DO UPDATE SET value = registry_state.value RETURNING value`
+
     return RegistryStore.of({
       load: Effect.gen(function*() {
-        const rows = yield* sql<Row>`SELECT id, service, body FROM endpoints`
-        const index = yield* sql<{ value: number }>`SELECT value FROM registry_state WHERE name = 'index'`
-        return { index: Number(index[0]?.value ?? 0), records: rows.map(fromRow) }
+        const rows = yield* sql<{ id: string; service: string; body: string }>`SELECT id, service, body FROM endpoints`
+        const index = yield* sql<{ value: number | string }>`SELECT value FROM registry_state WHERE name = 'index'`
+        return { index: Number(index[0]?.value ?? 1), records: rows.map((row) => fromBody(row.service, row.body)) }
       }).pipe(Effect.mapError(failed("loading endpoints"))),
-      save: (record, index) =>
+      transaction: (body) =>
         sql.withTransaction(
-          Effect.zipRight(
-            sql`INSERT INTO endpoints (id, service, body, updated_at)
-                VALUES (${record.registration.id}, ${record.service}, ${toBody(record)}, ${new Date().toISOString()})
-                ON CONFLICT (id) DO UPDATE SET service = excluded.service, body = excluded.body, updated_at = excluded.updated_at`,
-            saveIndex(index)
-          )
-        ).pipe(Effect.asVoid, Effect.mapError(failed(`saving endpoint ${record.registration.id}`))),
-      remove: (id, index) =>
-        sql.withTransaction(Effect.zipRight(sql`DELETE FROM endpoints WHERE id = ${id}`, saveIndex(index))).pipe(
-          Effect.asVoid,
-          Effect.mapError(failed(`removing endpoint ${id}`))
+          Effect.flatMap(Effect.mapError(lockIndex, failed("locking the directory")), (rows) => body(Number(rows[0]?.value ?? 0)))
+        ).pipe(Effect.catchIf((error): error is SqlError => error instanceof SqlError, (error) => Effect.fail(failed("writing the directory")(error)))),
+      commit: ({ change, record }) =>
+        Effect.all([
+          change.type === "deregistered" ? sql`DELETE FROM endpoints WHERE id = ${record.registration.id}` : upsert(record),
+          sql`INSERT INTO registry_changes (idx, type, service, endpoint_id, body)
+              VALUES (${change.index}, ${change.type}, ${change.service}, ${change.endpointId}, ${toBody(record)})`,
+          sql`UPDATE registry_state SET value = ${change.index} WHERE name = 'index'`
+        ], { discard: true }).pipe(Effect.mapError(failed(`saving change ${change.index} of endpoint ${change.endpointId}`))),
+      touch: (record) => upsert(record).pipe(Effect.asVoid, Effect.mapError(failed(`saving endpoint ${record.registration.id}`))),
+      get: (id) =>
+        sql<{ service: string; body: string }>`SELECT service, body FROM endpoints WHERE id = ${id}`.pipe(
+          Effect.map((rows) => (rows[0] === undefined ? undefined : fromBody(rows[0].service, rows[0].body))),
+          Effect.mapError(failed(`reading endpoint ${id}`))
         ),
-      saveIndex: (index) => saveIndex(index).pipe(Effect.asVoid, Effect.mapError(failed("saving the change index")))
+      changesSince: (index, limit) =>
+        sql<{ idx: number | string; type: RegistryChange["type"]; service: string; endpoint_id: string; body: string }>`
+          SELECT idx, type, service, endpoint_id, body FROM registry_changes WHERE idx > ${index} ORDER BY idx LIMIT ${limit}`.pipe(
+          Effect.map((rows) =>
+            rows.map((row) => ({
+              change: { index: Number(row.idx), type: row.type, service: row.service, endpointId: row.endpoint_id },
+              record: fromBody(row.service, row.body)
+            }))
+          ),
+          Effect.mapError(failed(`reading changes after ${index}`))
+        ),
+      trim: (keep) =>
+        sql`DELETE FROM registry_changes WHERE idx <= (SELECT value FROM registry_state WHERE name = 'index') - ${keep}`.pipe(
+          Effect.asVoid,
+          Effect.mapError(failed("trimming the change log"))
+        ),
+      announce: (index) => notifications.publish(channel, String(index)),
+      announcements: notifications.subscribe(channel).pipe(
+        Stream.map(Number),
+        Stream.filter(Number.isFinite)
+      )
     })
   })
 )

@@ -16,12 +16,15 @@ import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
+import { Cluster } from "../cluster/service.js"
 import { ConfigService } from "../config/service.js"
 import type { StorageError } from "../storage/errors.js"
+import type { Notifications } from "../storage/notifications.js"
 import { type Definition, fromCode, fromSpec, type TaskDefinition } from "./definition.js"
 import { type Entry, type LiveTrigger, makeEntry, view } from "./entry.js"
 import { TaskExists, type TaskInvalid, TaskNotFound, TaskNotRemovable } from "./errors.js"
@@ -29,7 +32,7 @@ import * as Metrics from "./metrics.js"
 import type { EventFired, Execution, ExecutionChange, RunRequested, SchedulerStatus, Task, TaskSource } from "./model.js"
 import { makePriorityPermits } from "./permits.js"
 import { makeRecorder } from "./recorder.js"
-import { type Fire, makeRunner } from "./runner.js"
+import { type Fire, makeRunner, type Outcome } from "./runner.js"
 import { TaskSpec } from "./schema.js"
 import { missedSlot, triggerSchedule, triggerWindow } from "./schedules.js"
 import { layerSql, SchedulerStore } from "./store.js"
@@ -81,9 +84,17 @@ const DEFAULT_EXECUTIONS = 50
 const configTaskId = (name: string) => `config:${name}`
 const encodeSpec = Schema.encodeSync(TaskSpec)
 
+/**
+ * Tasks from the API and from configuration are the cluster's: with several replicas, their
+ * scheduled firings run on the leader only, each slot claimed once in the database. Tasks
+ * registered in code belong to the process that registered them.
+ */
+const clustered = (entry: Entry) => entry.definition.source !== "code"
+
 const make = Effect.gen(function*() {
   const store = yield* SchedulerStore
   const config = yield* ConfigService
+  const cluster = yield* Cluster
   const client = yield* HttpClient.HttpClient
   // Fibers are started from the scheduler's own runtime, never from a caller's (an HTTP request's).
   const runtime = yield* Effect.runtime<never>()
@@ -115,8 +126,13 @@ const make = Effect.gen(function*() {
   const forkRun = <A, E>(runs: FiberSet.FiberSet, effect: Effect.Effect<A, E>) =>
     Effect.sync(() => FiberSet.unsafeAdd(runs, runFork(effect, { immediate: false })))
 
-  const closed = yield* store.closeDangling(yield* Clock.currentTimeMillis, "interrupted: Miko stopped before the run ended")
-  if (closed > 0) yield* Effect.logWarning(`${closed} run(s) of an earlier process ended without a record: marked interrupted`)
+  /** Runs of replicas that are gone never record their end: they are closed for them. */
+  const closeDangling = Effect.gen(function*() {
+    const live = yield* cluster.liveReplicas
+    const closed = yield* store.closeDangling(yield* Clock.currentTimeMillis, "interrupted: Miko stopped before the run ended", live)
+    if (closed > 0) yield* Effect.logWarning(`${closed} run(s) of a stopped process ended without a record: marked interrupted`)
+  })
+  yield* closeDangling
 
   // --- views -------------------------------------------------------------------------------
 
@@ -138,7 +154,13 @@ const make = Effect.gen(function*() {
         { id: definition.id, spec: { ...definition.spec, triggers, enabled }, createdAt: definition.createdAt },
         yield* Clock.currentTimeMillis
       )
+      yield* announce
     })
+
+  /** Other replicas reload the stored tasks when told (and on a timer, should the word be lost). */
+  const announce = cluster.shared
+    ? store.announce.pipe(Effect.catchAll((error) => Effect.logWarning(`task change not announced: ${error.message}`)))
+    : Effect.void
 
   // --- firing ------------------------------------------------------------------------------
 
@@ -176,8 +198,24 @@ const make = Effect.gen(function*() {
       }
     })
 
+  /**
+   * A scheduled firing of a cluster task runs where its slot is claimed: another replica that
+   * fired the same slot (a leader that lost its lease mid-way) finds it taken and stands aside.
+   */
+  const claimed = (entry: Entry, slot: { readonly trigger: string; readonly at: number } | undefined) =>
+    slot === undefined || !cluster.shared || !clustered(entry)
+      ? Effect.succeed(true)
+      : store.claim(entry.definition.id, slot.trigger, slot.at).pipe(
+        Effect.catchAll((error) => Effect.as(Effect.logError(`task ${entry.definition.id}: slot not claimed: ${error.message}`), false))
+      )
+
   /** Hands a firing to the task: it runs (now or after a slot frees) or is recorded as skipped. */
-  const offer = (entry: Entry, fire: Fire, once?: number): Effect.Effect<RunRequested> =>
+  const offer = (
+    entry: Entry,
+    fire: Fire,
+    once?: number,
+    slot?: { readonly trigger: string; readonly at: number }
+  ): Effect.Effect<RunRequested> =>
     Effect.gen(function*() {
       const taskId = entry.definition.id
       if (yield* Ref.get(stopping)) return { taskId, outcome: "skipped" as const, message: "Miko is shutting down" }
@@ -186,11 +224,17 @@ const make = Effect.gen(function*() {
         yield* runner.recordSkipped(entry.definition, fire, admission.reason)
         return { taskId, outcome: "skipped" as const, message: admission.reason }
       }
-      const attempts = runner.run(entry.definition, fire)
+      const attempts = Effect.flatMap(
+        claimed(entry, slot),
+        (won): Effect.Effect<Outcome | "elsewhere"> => (won ? runner.run(entry.definition, fire) : Effect.succeed("elsewhere"))
+      )
       // Under `skip` admission already keeps runs one at a time; only `queue` has a run wait for another.
       const run = (entry.lock === undefined ? attempts : entry.lock.withPermits(1)(attempts)).pipe(
         Effect.ensuring(Ref.update(entry.active, (active) => active - 1)),
-        Effect.tap((outcome) => once !== undefined && outcome !== "interrupted" && outcome !== "refused" ? spend(entry, once) : Effect.void)
+        // A slot run elsewhere is spent there, and stored: this replica learns of it on reload.
+        Effect.tap((outcome) =>
+          once !== undefined && outcome !== "interrupted" && outcome !== "refused" && outcome !== "elsewhere" ? spend(entry, once) : Effect.void
+        )
       )
       yield* forkRun(entry.runs, run)
       return { taskId, outcome: "accepted" as const, message: `${entry.definition.name}: run accepted (${fire.label})` }
@@ -212,17 +256,24 @@ const make = Effect.gen(function*() {
       }
     })
 
+  /** Whether this replica fires the task's schedule: its own tasks always, the cluster's on the leader. */
+  const firesHere = (entry: Entry) => (clustered(entry) ? cluster.isLeader : Effect.succeed(true))
+
   /** Runs on the timeline's fiber: hands the firing over, never waits. */
   const onScheduledFire = (entry: Entry, trigger: LiveTrigger, at: number) =>
     Effect.gen(function*() {
       const fire = { label: trigger.label, scheduledAt: at }
+      const slot = { trigger: trigger.label, at }
       const held = yield* isPaused(entry)
+      const here = yield* firesHere(entry)
       if (trigger.mode === "once") {
-        // A one-time firing is not lost to a pause: it waits for the resume (with the task's runs).
-        const offered = offer(entry, fire, trigger.key)
-        yield* held ? forkRun(entry.runs, Effect.zipRight(awaitActive(entry), offered)) : offered
-      } else if (!held) {
-        yield* offer(entry, fire)
+        // A one-time firing is not lost to a pause or to a leader's death: it waits for the
+        // resume, or for this replica to lead, unless the task is spent elsewhere first.
+        const offered = offer(entry, fire, trigger.key, slot)
+        const ready = Effect.zipRight(clustered(entry) ? cluster.awaitLeadership : Effect.void, awaitActive(entry))
+        yield* held || !here ? forkRun(entry.runs, Effect.zipRight(ready, offered)) : offered
+      } else if (!held && here) {
+        yield* offer(entry, fire, undefined, slot)
       }
     })
 
@@ -259,9 +310,14 @@ const make = Effect.gen(function*() {
         const slot = missedSlot(trigger.trigger, reference.value, now)
         if (Option.isSome(slot) && (latest === undefined || slot.value > latest.slot)) latest = { trigger, slot: slot.value }
       }
-      if (latest === undefined || (yield* isPaused(entry))) return
+      if (latest === undefined || (yield* isPaused(entry)) || !(yield* firesHere(entry))) return
       yield* Effect.logInfo(`task ${definition.id}: catching up the slot of ${new Date(latest.slot).toISOString()} missed while down`)
-      yield* offer(entry, { label: `${latest.trigger.label} (catch-up)`, scheduledAt: latest.slot })
+      yield* offer(
+        entry,
+        { label: `${latest.trigger.label} (catch-up)`, scheduledAt: latest.slot },
+        undefined,
+        { trigger: latest.trigger.label, at: latest.slot }
+      )
     }).pipe(Effect.catchAll((error) => Effect.logError(`task ${entry.definition.id}: no catch-up: ${error.message}`)))
 
   // --- registration ------------------------------------------------------------------------
@@ -277,7 +333,7 @@ const make = Effect.gen(function*() {
     })
 
   /** Stops the triggers, interrupts the runs (they record `interrupted`), then forgets the task. */
-  const removeEntry = (entry: Entry, options: { readonly keepHistory: boolean }) =>
+  const removeEntry = (entry: Entry, options: { readonly keepHistory: boolean; readonly stored?: boolean }) =>
     Effect.gen(function*() {
       const { id, source } = entry.definition
       const current = yield* Ref.get(tasks)
@@ -285,7 +341,10 @@ const make = Effect.gen(function*() {
       yield* Ref.set(tasks, HashMap.remove(current, id))
       yield* Effect.flatten(Ref.get(entry.stopTriggers))
       yield* Scope.close(entry.scope, Exit.void)
-      if (source === "api") yield* store.removeTask(id)
+      if (source === "api" && options.stored !== false) {
+        yield* store.removeTask(id)
+        yield* announce
+      }
       // Queued behind the interrupted runs' records, so none of them outlives the delete.
       yield* recorder.forget(id, { history: !options.keepHistory })
     })
@@ -330,6 +389,71 @@ const make = Effect.gen(function*() {
     ),
     Effect.forkScoped
   )
+
+  /** The API task as stored: what `persist` writes, to compare with what the store holds. */
+  const storedForm = (entry: Entry) =>
+    Effect.map(
+      Effect.zip(Ref.get(entry.triggers), Ref.get(entry.enabled)),
+      ([live, enabled]) => JSON.stringify(encodeSpec({ ...entry.definition.spec!, triggers: live.map((t) => t.trigger), enabled }))
+    )
+
+  /**
+   * Brings this replica's API tasks in line with the store, where other replicas create,
+   * change and remove them: new ones registered, changed ones replaced (or just paused or
+   * resumed), gone ones dropped without touching the store.
+   */
+  const reload = writes.withPermits(1)(
+    Effect.gen(function*() {
+      const stored = new Map((yield* store.tasks).map((task) => [task.id, task]))
+      for (const entry of HashMap.values(yield* Ref.get(tasks))) {
+        if (entry.definition.source !== "api") continue
+        const task = stored.get(entry.definition.id)
+        if (task === undefined) {
+          yield* removeEntry(entry, { keepHistory: true, stored: false })
+          continue
+        }
+        stored.delete(entry.definition.id)
+        const wanted = JSON.stringify(encodeSpec(task.spec))
+        if ((yield* storedForm(entry)) === wanted) continue
+        const { enabled, ...rest } = task.spec
+        const same = JSON.stringify(encodeSpec({ ...rest, enabled: yield* Ref.get(entry.enabled) })) === (yield* storedForm(entry))
+        if (same) {
+          yield* setAndSignal(entry.enabled, enabled)
+          continue
+        }
+        yield* removeEntry(entry, { keepHistory: true, stored: false })
+        yield* register(fromSpec(task.id, "api", task.spec, task.createdAt, client), { catchUp: false })
+      }
+      for (const task of stored.values()) {
+        yield* register(fromSpec(task.id, "api", task.spec, task.createdAt, client), { catchUp: false })
+      }
+    })
+  ).pipe(Effect.catchAll((error) => Effect.logWarning(`tasks not reloaded: ${error.message}`)))
+
+  const { syncInterval, leaseTime } = initial.cluster
+  if (cluster.shared) {
+    yield* Stream.merge(store.announcements, Stream.fromSchedule(Schedule.spaced(syncInterval))).pipe(
+      Stream.runForEach(() => reload),
+      Effect.forkScoped
+    )
+  }
+
+  /**
+   * The leader's share of the scheduler: on taking over, the slots the last leader left
+   * unfired are caught up (for tasks that ask for it; claims keep any slot to one run); then,
+   * now and then, runs of vanished replicas are closed and old claims forgotten.
+   */
+  const leaderWork = Effect.gen(function*() {
+    for (const entry of HashMap.values(yield* Ref.get(tasks))) {
+      if (clustered(entry) && entry.definition.catchUp) yield* catchUp(entry, yield* Ref.get(entry.triggers))
+    }
+    const upkeep = Effect.gen(function*() {
+      yield* closeDangling
+      if (cluster.shared) yield* store.pruneClaims((yield* Clock.currentTimeMillis) - Duration.toMillis(Duration.days(1)))
+    }).pipe(Effect.catchAll((error) => Effect.logWarning(`scheduler upkeep failed: ${error.message}`)))
+    yield* Effect.repeat(upkeep, Schedule.spaced(leaseTime))
+  })
+  if (cluster.shared) yield* cluster.whileLeader("scheduler catch-up and upkeep", leaderWork)
 
   /**
    * Controlled shutdown: triggers stop and queued runs are refused at once; running attempts get
@@ -399,6 +523,7 @@ const make = Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           // Stored first: a task that could not be kept is not started either.
           yield* store.putTask({ id, spec, createdAt: now }, now)
+          yield* announce
           return yield* view(yield* register(fromSpec(id, "api", spec, now, client), { catchUp: false }))
         })
       ),
@@ -466,12 +591,12 @@ const make = Effect.gen(function*() {
 })
 
 /** The scheduler given a store; runs `http` tasks with the platform's fetch. */
-export const layerWithoutStore: Layer.Layer<Scheduler, StorageError, SchedulerStore | ConfigService> = Layer.scoped(
+export const layerWithoutStore: Layer.Layer<Scheduler, StorageError, SchedulerStore | ConfigService | Cluster> = Layer.scoped(
   Scheduler,
   make
 ).pipe(Layer.provide(FetchHttpClient.layer))
 
 /** The scheduler with its tables in the provided `SqlClient`. */
-export const layer: Layer.Layer<Scheduler, StorageError, SqlClient.SqlClient | ConfigService> = layerWithoutStore.pipe(
+export const layer: Layer.Layer<Scheduler, StorageError, SqlClient.SqlClient | Notifications | ConfigService | Cluster> = layerWithoutStore.pipe(
   Layer.provide(layerSql)
 )

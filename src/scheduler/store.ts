@@ -5,7 +5,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { Cluster } from "../cluster/service.js"
 import { StorageError } from "../storage/errors.js"
+import { Notifications } from "../storage/notifications.js"
 import { Execution } from "./model.js"
 import { TaskSpec } from "./schema.js"
 
@@ -36,8 +39,15 @@ export class SchedulerStore extends Context.Tag("miko/scheduler/SchedulerStore")
   readonly hasExecutions: (taskId: string) => Effect.Effect<boolean, StorageError>
   /** The latest instant any of `triggers` of the task was due, when it ever fired. */
   readonly lastFired: (taskId: string, triggers: ReadonlyArray<string>) => Effect.Effect<Option.Option<number>, StorageError>
-  /** Runs left `running` by a process that stopped without recording their end. */
-  readonly closeDangling: (now: number, reason: string) => Effect.Effect<number, StorageError>
+  /** Runs left `running` by a replica that is gone (not in `live`) without recording their end. */
+  readonly closeDangling: (now: number, reason: string, live: ReadonlySet<string>) => Effect.Effect<number, StorageError>
+  /** Takes a trigger slot for this replica; false when another replica already took it. */
+  readonly claim: (taskId: string, trigger: string, slot: number) => Effect.Effect<boolean, StorageError>
+  /** Forgets claims of slots before `slot`. */
+  readonly pruneClaims: (slot: number) => Effect.Effect<void, StorageError>
+  /** Tells every replica that the stored tasks changed. */
+  readonly announce: Effect.Effect<void, StorageError>
+  readonly announcements: Stream.Stream<string>
 }>() {}
 
 const storageError = (action: string) => (error: { readonly message: string }) =>
@@ -63,7 +73,7 @@ const decodeSpec = Schema.decodeUnknownEither(Schema.parseJson(TaskSpec))
 const isoOf = (instant: DateTime.Utc) => new Date(DateTime.toEpochMillis(instant)).toISOString()
 
 /** An execution as a row; written by hand rather than through the Schema, as it runs for every record. */
-const toRow = (execution: Execution) => ({
+const toRow = (execution: Execution, replica: string) => ({
   id: execution.id,
   task_id: execution.taskId,
   trigger_name: execution.trigger,
@@ -73,7 +83,8 @@ const toRow = (execution: Execution) => ({
   ended_at: execution.endedAt === undefined ? null : isoOf(execution.endedAt),
   status: execution.status,
   error: execution.error ?? null,
-  result: execution.result ?? null
+  result: execution.result ?? null,
+  replica
 })
 
 const fromRow = (row: ExecutionRow) =>
@@ -110,10 +121,14 @@ const chunksOf = <A>(rows: ReadonlyArray<A>): Array<ReadonlyArray<A>> => {
   return chunks
 }
 
-export const layerSql: Layer.Layer<SchedulerStore, never, SqlClient.SqlClient> = Layer.effect(
+const channel = "miko_tasks"
+
+export const layerSql: Layer.Layer<SchedulerStore, never, SqlClient.SqlClient | Notifications | Cluster> = Layer.effect(
   SchedulerStore,
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const notifications = yield* Notifications
+    const { replicaId } = yield* Cluster
 
     const tasks = Effect.gen(function*() {
       const rows = yield* sql<{ id: string; spec: string; created_at: string }>`
@@ -152,7 +167,7 @@ export const layerSql: Layer.Layer<SchedulerStore, never, SqlClient.SqlClient> =
           Effect.mapError(storageError(`deleting the history of task ${taskId}`))
         ),
       writeExecutions: (executions) =>
-        sql.withTransaction(Effect.forEach(chunksOf(executions.map(toRow)), writeChunk, { discard: true })).pipe(
+        sql.withTransaction(Effect.forEach(chunksOf(executions.map((e) => toRow(e, replicaId))), writeChunk, { discard: true })).pipe(
           Effect.mapError(storageError("recording executions"))
         ),
       prune: (taskId, keep) =>
@@ -179,12 +194,22 @@ export const layerSql: Layer.Layer<SchedulerStore, never, SqlClient.SqlClient> =
             Effect.map((rows) => Option.map(Option.fromNullable(rows[0]?.last), Date.parse)),
             Effect.mapError(storageError(`reading the history of task ${taskId}`))
           ),
-      closeDangling: (now, reason) =>
+      closeDangling: (now, reason, live) =>
         sql<{ id: string }>`UPDATE scheduler_executions SET status = 'interrupted', ended_at = ${iso(now)}, error = ${reason}
-            WHERE status = 'running' RETURNING id`.pipe(
+            WHERE status = 'running' AND (replica IS NULL OR NOT (${sql.in("replica", [...live])})) RETURNING id`.pipe(
           Effect.map((rows) => rows.length),
           Effect.mapError(storageError("closing runs left open"))
-        )
+        ),
+      claim: (taskId, trigger, slot) =>
+        sql<{ task_id: string }>`INSERT INTO scheduler_claims (task_id, trigger_name, slot, replica)
+            VALUES (${taskId}, ${trigger}, ${slot}, ${replicaId}) ON CONFLICT DO NOTHING RETURNING task_id`.pipe(
+          Effect.map((rows) => rows.length === 1),
+          Effect.mapError(storageError(`claiming the ${trigger} slot of task ${taskId}`))
+        ),
+      pruneClaims: (slot) =>
+        sql`DELETE FROM scheduler_claims WHERE slot < ${slot}`.pipe(Effect.asVoid, Effect.mapError(storageError("pruning slot claims"))),
+      announce: notifications.publish(channel, "tasks"),
+      announcements: notifications.subscribe(channel)
     })
   })
 )

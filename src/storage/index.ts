@@ -1,3 +1,7 @@
+export { layerDatabase } from "./database.js"
+export { nowMillis } from "./dialect.js"
 export { StorageError } from "./errors.js"
 export { layerMigrations, migrate } from "./migrations.js"
+export { layerLocal as layerLocalNotifications, Notifications } from "./notifications.js"
+export { layerPostgres, postgresUrl } from "./postgres.js"
 export { layerSqlite, layerSqliteFile } from "./sqlite.js"

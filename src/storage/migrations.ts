@@ -1,7 +1,9 @@
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 
 /**
  * Every table Miko keeps, in order. Written in the SQL that SQLite and PostgreSQL share
@@ -59,13 +61,56 @@ const migrations = {
     sql`CREATE TABLE registry_state (
       name TEXT PRIMARY KEY,
       value BIGINT NOT NULL
-    )`)
+    )`),
+  // Which replica leads (a lease row, renewed on the database's clock) and which are alive.
+  "0009_cluster": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.zipRight(
+      sql`CREATE TABLE cluster_leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+      )`,
+      sql`CREATE TABLE cluster_replicas (
+        id TEXT PRIMARY KEY,
+        address TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        seen_at BIGINT NOT NULL
+      )`
+    )),
+  // Every directory change with the endpoint as it left it: replicas replay it in index order.
+  "0010_registry_changes": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`CREATE TABLE registry_changes (
+      idx BIGINT PRIMARY KEY,
+      type TEXT NOT NULL,
+      service TEXT NOT NULL,
+      endpoint_id TEXT NOT NULL,
+      body TEXT NOT NULL
+    )`),
+  // Which replica runs an execution (its runs are closed when it is gone), and one claim per
+  // trigger slot so that a slot runs on one replica only, even while leadership moves.
+  "0011_scheduler_cluster": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.zipRight(
+      sql`ALTER TABLE scheduler_executions ADD COLUMN replica TEXT`,
+      sql`CREATE TABLE scheduler_claims (
+        task_id TEXT NOT NULL,
+        trigger_name TEXT NOT NULL,
+        slot BIGINT NOT NULL,
+        replica TEXT NOT NULL,
+        PRIMARY KEY (task_id, trigger_name, slot)
+      )`
+    ))
 }
 
 const run = Migrator.make({})
 
-/** Runs pending migrations against whatever `SqlClient` is provided. */
-export const migrate = run({ loader: Migrator.fromRecord(migrations), table: "miko_migrations" })
+/**
+ * Runs pending migrations against whatever `SqlClient` is provided. Replicas starting together
+ * on an empty PostgreSQL database race to create the bookkeeping table; the loser tries again
+ * and finds the work done.
+ */
+export const migrate = run({ loader: Migrator.fromRecord(migrations), table: "miko_migrations" }).pipe(
+  Effect.retry(Schedule.spaced(Duration.millis(300)).pipe(Schedule.intersect(Schedule.recurs(5))))
+)
 
 /** A layer that brings the database up to date when built. */
 export const layerMigrations = Layer.effectDiscard(migrate)

@@ -7,6 +7,7 @@ import * as Layer from "effect/Layer"
 import { BaseConfig } from "../config/load.js"
 import { StorageError } from "./errors.js"
 import { layerMigrations } from "./migrations.js"
+import { layerLocal, type Notifications } from "./notifications.js"
 
 /** The SQLite file for a data dir, the directory created when missing. */
 const databaseFile = Effect.gen(function*() {
@@ -19,8 +20,11 @@ const databaseFile = Effect.gen(function*() {
   return `${dataDir}/${resolved.config.storage.filename}`
 })
 
-/** A `SqlClient` on `<dataDir>/<storage.filename>` in WAL mode with a busy timeout, migrated. */
-export const layerSqlite: Layer.Layer<SqlClient.SqlClient, StorageError, BaseConfig | FileSystem.FileSystem> = Layer.unwrapEffect(
+/**
+ * A `SqlClient` on `<dataDir>/<storage.filename>` in WAL mode with a busy timeout, migrated;
+ * one process owns the file, so change notices stay in memory.
+ */
+export const layerSqlite: Layer.Layer<SqlClient.SqlClient | Notifications, StorageError, BaseConfig | FileSystem.FileSystem> = Layer.unwrapEffect(
   Effect.gen(function*() {
     const filename = yield* databaseFile
     const { resolved } = yield* BaseConfig
@@ -29,7 +33,7 @@ export const layerSqlite: Layer.Layer<SqlClient.SqlClient, StorageError, BaseCon
     const pragmas = Layer.effectDiscard(
       Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`PRAGMA busy_timeout = ${Math.round(busyMillis)}`))
     )
-    return Layer.provideMerge(Layer.merge(pragmas, layerMigrations), client)
+    return Layer.merge(Layer.provideMerge(Layer.merge(pragmas, layerMigrations), client), layerLocal)
   })
 ).pipe(
   Layer.catchAll((error) =>
@@ -40,7 +44,7 @@ export const layerSqlite: Layer.Layer<SqlClient.SqlClient, StorageError, BaseCon
 )
 
 /** A migrated `SqlClient` on a SQLite file of the embedder's choosing, without Miko's config. */
-export const layerSqliteFile = (filename: string): Layer.Layer<SqlClient.SqlClient, StorageError> =>
-  Layer.provideMerge(layerMigrations, SqliteClient.layer({ filename })).pipe(
+export const layerSqliteFile = (filename: string): Layer.Layer<SqlClient.SqlClient | Notifications, StorageError> =>
+  Layer.merge(Layer.provideMerge(layerMigrations, SqliteClient.layer({ filename })), layerLocal).pipe(
     Layer.catchAll((error) => Layer.fail(new StorageError({ message: `cannot open ${filename}: ${String(error.message)}` })))
   )

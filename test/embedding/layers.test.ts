@@ -7,14 +7,18 @@ import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import { Config, Registry, Scheduler, Storage } from "../../src/index.js"
+import { Config, layerCluster, Registry, Scheduler, Storage } from "../../src/index.js"
 
 /** What an embedder writes: config from an object, its own SQLite (in memory here), no HTTP server. */
 const embedded = (config: Record<string, unknown>) => {
   const storage = Storage.layerSqliteFile(":memory:")
   const configService = Config.layer.pipe(Layer.provide(Config.layerStoreMemory), Layer.provide(Config.layerFromObject(config)))
   const registry = Registry.layerHealth.pipe(Layer.provideMerge(Registry.layer), Layer.provide(Registry.layerStoreSql))
-  return Layer.mergeAll(registry, Scheduler.layer).pipe(Layer.provideMerge(configService), Layer.provideMerge(storage))
+  return Layer.mergeAll(registry, Scheduler.layer).pipe(
+    Layer.provideMerge(layerCluster),
+    Layer.provideMerge(configService),
+    Layer.provideMerge(storage)
+  )
 }
 
 describe("Miko's layers inside another Effect app, without HTTP", () => {

@@ -17,4 +17,15 @@ describe("the ConfigMap's config.yaml", () => {
     expect(config.general.dataDir).toBe("/var/lib/miko")
     expect(config.auth.tokens.every((token) => token.secret === undefined)).toBe(true)
   })
+
+  it("of the ha overlay decodes too, with PostgreSQL storage and the URL from an env var", () => {
+    const path = join(repoRoot, "k8s", "overlays", "ha", "config.yaml")
+    const parsed = Either.getOrThrow(parseConfigText(path, readFileSync(path, "utf8")))
+    const result = resolveConfig({ file: { origin: `config file ${path}`, value: parsed }, env: new Map(), runtime: new Map() })
+    expect(Either.isLeft(result) ? result.left.join("\n") : "valid").toBe("valid")
+    const config = Either.getOrThrow(result).config
+    expect(config.storage.driver).toBe("postgres")
+    expect(config.storage.postgres.url).toBeUndefined()
+    expect(config.storage.postgres.secretEnv).toBe("DATABASE_URL")
+  })
 })

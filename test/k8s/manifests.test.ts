@@ -107,11 +107,22 @@ interface PodSpec {
   hostNetwork?: boolean;
   hostPID?: boolean;
   hostIPC?: boolean;
+  affinity?: {
+    podAntiAffinity?: {
+      requiredDuringSchedulingIgnoredDuringExecution?: PodAffinityTerm[];
+      preferredDuringSchedulingIgnoredDuringExecution?: Array<{ weight: number; podAffinityTerm: PodAffinityTerm }>;
+    };
+  };
+}
+interface PodAffinityTerm {
+  topologyKey: string;
+  labelSelector?: { matchLabels?: Record<string, string> };
 }
 interface Workload extends K8sObject {
   spec: {
     replicas?: number;
     serviceName?: string;
+    strategy?: { type?: string; rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string } };
     selector: { matchLabels: Record<string, string> };
     template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
     volumeClaimTemplates?: Array<{ metadata: { name: string } }>;
@@ -132,7 +143,11 @@ interface ServiceAccount extends K8sObject {
   automountServiceAccountToken?: boolean;
 }
 interface Pdb extends K8sObject {
-  spec: { selector: { matchLabels: Record<string, string> } };
+  spec: {
+    selector: { matchLabels: Record<string, string> };
+    maxUnavailable?: number | string;
+    minAvailable?: number | string;
+  };
 }
 interface IngressBackend {
   service: { name: string; port: { name?: string; number?: number } };
@@ -180,6 +195,8 @@ interface MikoConfig {
   general: { dataDir: string; logLevel: string; logFormat: string; shutdownTimeout: string };
   http: { host: string; port: number };
   auth: { tokens: MikoToken[] };
+  storage?: { driver?: string; postgres?: { url?: string; secretEnv?: string; maxConnections?: number } };
+  cluster?: { leaseTime?: string; syncInterval?: string; staleReadLimit?: string };
 }
 
 interface Rendered {
@@ -291,11 +308,19 @@ function mikoStatefulSet(objects: K8sObject[]): Workload {
   return one<Workload>(objects, "StatefulSet", "miko");
 }
 
-function mikoContainer(objects: K8sObject[]): Container {
-  const container = mikoStatefulSet(objects).spec.template.spec.containers.find(
-    (c) => c.name === "miko",
+/** Miko's workload: the StatefulSet (SQLite) or, in the ha overlay, the Deployment (PostgreSQL). */
+function mikoWorkload(objects: K8sObject[]): Workload {
+  const found = objects.filter(
+    (o): o is Workload => ["StatefulSet", "Deployment"].includes(o.kind) && o.metadata.name === "miko",
   );
-  if (container === undefined) throw new Error("StatefulSet miko has no container miko");
+  expect(found.map((o) => o.kind), "one workload named miko").toHaveLength(1);
+  return found[0] as Workload;
+}
+
+function mikoContainer(objects: K8sObject[]): Container {
+  const workload = mikoWorkload(objects);
+  const container = workload.spec.template.spec.containers.find((c) => c.name === "miko");
+  if (container === undefined) throw new Error(`${workload.kind} miko has no container miko`);
   return container;
 }
 
@@ -440,7 +465,12 @@ beforeAll(() => {
 describe("schema validation (kubernetes-validate, strict)", () => {
   it("renders the base and every overlay", () => {
     expect(renders.map((r) => r.target)).toEqual(
-      expect.arrayContaining(["k8s/base", "k8s/overlays/public-ingress", "k8s/overlays/demo-workload"]),
+      expect.arrayContaining([
+        "k8s/base",
+        "k8s/overlays/public-ingress",
+        "k8s/overlays/demo-workload",
+        "k8s/overlays/ha",
+      ]),
     );
     for (const r of renders) expect(r.objects.length, r.target).toBeGreaterThan(0);
   });
@@ -528,9 +558,15 @@ describe.each(targets())("rules for %s", (target) => {
     }
   });
 
-  it("Miko: one replica, probes on /healthz and /readyz", () => {
-    const sts = mikoStatefulSet(objects());
-    expect(sts.spec.replicas, "SQLite has one writer").toBe(1);
+  it("Miko: one replica on SQLite, several on PostgreSQL; probes on /healthz and /readyz", () => {
+    const workload = mikoWorkload(objects());
+    if (mikoConfig(objects()).storage?.driver === "postgres") {
+      expect(workload.kind, "the state is in PostgreSQL: no volume to keep").toBe("Deployment");
+      expect(workload.spec.replicas ?? 1).toBeGreaterThanOrEqual(2);
+    } else {
+      expect(workload.kind).toBe("StatefulSet");
+      expect(workload.spec.replicas, "SQLite has one writer").toBe(1);
+    }
     const c = mikoContainer(objects());
     const port = c.ports?.find((p) => p.containerPort === MIKO_PORT);
     expect(port, "container port 8740").toBeDefined();
@@ -547,7 +583,7 @@ describe.each(targets())("rules for %s", (target) => {
 
   it("Miko: terminationGracePeriodSeconds exceeds general.shutdownTimeout", () => {
     const config = mikoConfig(objects());
-    const pod = mikoStatefulSet(objects()).spec.template.spec;
+    const pod = mikoWorkload(objects()).spec.template.spec;
     const grace = pod.terminationGracePeriodSeconds;
     expect(grace).toBeDefined();
     expect(grace ?? 0).toBeGreaterThan(durationSeconds(config.general.shutdownTimeout));
@@ -557,7 +593,14 @@ describe.each(targets())("rules for %s", (target) => {
     const config: unknown = mikoConfig(objects());
     if (!isRecord(config)) throw new Error("config.yaml is not a mapping");
     const keysOf = (v: unknown): string[] => (isRecord(v) ? Object.keys(v) : []);
-    expect(keysOf(config).sort()).toEqual(["auth", "general", "http"]);
+    const sections = keysOf(config);
+    expect(sections).toEqual(expect.arrayContaining(["auth", "general", "http"]));
+    for (const k of sections) expect(["auth", "cluster", "general", "http", "storage"]).toContain(k);
+    for (const k of keysOf(config.storage)) expect(["driver", "postgres"]).toContain(k);
+    // No `url`: a connection URL carries a password, which has no place in a ConfigMap.
+    const postgres = isRecord(config.storage) ? config.storage.postgres : undefined;
+    for (const k of keysOf(postgres)) expect(["secretEnv", "maxConnections"]).toContain(k);
+    for (const k of keysOf(config.cluster)) expect(["leaseTime", "syncInterval", "staleReadLimit"]).toContain(k);
     for (const k of keysOf(config.general)) {
       expect(["dataDir", "logLevel", "logFormat", "shutdownTimeout"]).toContain(k);
     }
@@ -584,8 +627,8 @@ describe.each(targets())("rules for %s", (target) => {
 
   it("Miko: config, data volume and token secrets are wired into the pod", () => {
     const objs = objects();
-    const sts = mikoStatefulSet(objs);
-    const pod = sts.spec.template.spec;
+    const workload = mikoWorkload(objs);
+    const pod = workload.spec.template.spec;
     const c = mikoContainer(objs);
     const config = mikoConfig(objs);
     const mounts = c.volumeMounts ?? [];
@@ -599,10 +642,15 @@ describe.each(targets())("rules for %s", (target) => {
       generated(objs, "ConfigMap", "miko-config").metadata.name,
     );
 
-    // general.dataDir is the persistent volume of the StatefulSet.
+    // general.dataDir is the persistent volume of the StatefulSet; with
+    // PostgreSQL (a Deployment) it is scratch space.
     const dataMount = mounts.find((m) => m.mountPath === config.general.dataDir);
     expect(dataMount, "a mount at general.dataDir").toBeDefined();
-    expect(sts.spec.volumeClaimTemplates?.map((t) => t.metadata.name)).toContain(dataMount?.name);
+    if (workload.kind === "StatefulSet") {
+      expect(workload.spec.volumeClaimTemplates?.map((t) => t.metadata.name)).toContain(dataMount?.name);
+    } else {
+      expect(volume(dataMount?.name ?? "")?.emptyDir).toBeDefined();
+    }
 
     // The root filesystem is read-only: /tmp is an emptyDir.
     const tmp = mounts.find((m) => m.mountPath === "/tmp");
@@ -633,9 +681,9 @@ describe.each(targets())("rules for %s", (target) => {
 
   it("Miko: no service links, no API token, Service and PDB select the pod", () => {
     const objs = objects();
-    const sts = mikoStatefulSet(objs);
-    const pod = sts.spec.template.spec;
-    const labels = sts.spec.template.metadata.labels;
+    const workload = mikoWorkload(objs);
+    const pod = workload.spec.template.spec;
+    const labels = workload.spec.template.metadata.labels;
     // Service links would inject MIKO_SERVICE_HOST etc., read as config overrides.
     expect(pod.enableServiceLinks).toBe(false);
     expect(pod.automountServiceAccountToken).toBe(false);
@@ -649,7 +697,9 @@ describe.each(targets())("rules for %s", (target) => {
     expect(port).toBeDefined();
     expect([MIKO_PORT, "http"]).toContain(port?.targetPort);
     // The StatefulSet's governing Service is headless.
-    expect(one<ServiceObject>(objs, "Service", sts.spec.serviceName ?? "").spec.clusterIP).toBe("None");
+    if (workload.kind === "StatefulSet") {
+      expect(one<ServiceObject>(objs, "Service", workload.spec.serviceName ?? "").spec.clusterIP).toBe("None");
+    }
 
     const pdbs = ofKind<Pdb>(objs, "PodDisruptionBudget").filter((p) => selects(p.spec.selector.matchLabels, labels));
     expect(pdbs).toHaveLength(1);
@@ -713,7 +763,7 @@ describe("overlay public-ingress", () => {
 
   it("the NetworkPolicy admits the ingress controller and in-cluster pods on port 8740 only", () => {
     const objs = objects();
-    const labels = mikoStatefulSet(objs).spec.template.metadata.labels;
+    const labels = mikoWorkload(objs).spec.template.metadata.labels;
     const policies = ofKind<NetworkPolicy>(objs, "NetworkPolicy").filter((p) =>
       selects(p.spec.podSelector.matchLabels ?? {}, labels),
     );
@@ -819,5 +869,79 @@ describe("overlay demo-workload", () => {
     const pause = app?.lifecycle?.preStop?.sleep?.seconds ?? 0;
     expect(pause).toBeGreaterThan(0);
     expect(pod.terminationGracePeriodSeconds ?? 30).toBeGreaterThan(pause);
+  });
+});
+
+describe("overlay ha", () => {
+  const objects = (): K8sObject[] => {
+    const r = renders.find((x) => x.target === "k8s/overlays/ha");
+    if (r === undefined) throw new Error("ha not rendered");
+    return r.objects;
+  };
+  const deployment = (): Workload => one<Workload>(objects(), "Deployment", "miko");
+
+  it("runs Miko as a Deployment of 3 replicas, without StatefulSet or volume claims", () => {
+    const objs = objects();
+    expect(deployment().spec.replicas).toBe(3);
+    expect(ofKind(objs, "StatefulSet")).toEqual([]);
+    expect(ofKind(objs, "PersistentVolumeClaim")).toEqual([]);
+    expect(deployment().spec.volumeClaimTemplates).toBeUndefined();
+    for (const v of deployment().spec.template.spec.volumes ?? []) {
+      expect(v, `volume ${v.name}`).not.toHaveProperty("persistentVolumeClaim");
+    }
+    // The headless Service only served the StatefulSet.
+    expect(ofKind(objs, "Service").map((s) => s.metadata.name)).toEqual(["miko"]);
+    // A rollout keeps all replicas serving.
+    expect(deployment().spec.strategy?.rollingUpdate?.maxUnavailable).toBe(0);
+  });
+
+  it("spreads the replicas over nodes with pod anti-affinity on the hostname", () => {
+    const template = deployment().spec.template;
+    const anti = template.spec.affinity?.podAntiAffinity;
+    const terms = [
+      ...(anti?.requiredDuringSchedulingIgnoredDuringExecution ?? []),
+      ...(anti?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((p) => p.podAffinityTerm),
+    ];
+    const byHost = terms.filter((t) => t.topologyKey === "kubernetes.io/hostname");
+    expect(byHost).toHaveLength(1);
+    expect(selects(byHost[0]?.labelSelector?.matchLabels ?? {}, template.metadata.labels)).toBe(true);
+    expect(Object.keys(byHost[0]?.labelSelector?.matchLabels ?? {}).length).toBeGreaterThan(0);
+  });
+
+  it("config.yaml selects the postgres driver, with the URL from the Secret miko-postgres", () => {
+    const config = mikoConfig(objects());
+    expect(config.storage?.driver).toBe("postgres");
+    expect(config.storage?.postgres?.url, "no URL (with its password) in the ConfigMap").toBeUndefined();
+    const name = config.storage?.postgres?.secretEnv ?? "";
+    expect(name).not.toBe("");
+    expect(name, "MIKO_* variables are configuration overrides").not.toMatch(/^MIKO_/);
+    expect(envVar(mikoContainer(objects()), name)?.valueFrom?.secretKeyRef).toEqual({ name: "miko-postgres", key: "url" });
+    // The operator provides the Secret; the manifests carry no example URL.
+    expect(ofKind(objects(), "Secret").map((s) => s.metadata.name)).not.toContain("miko-postgres");
+    // Each replica's pool must fit the server's max_connections (100 by default) with room to spare.
+    expect((config.storage?.postgres?.maxConnections ?? 10) * (deployment().spec.replicas ?? 1)).toBeLessThanOrEqual(50);
+  });
+
+  it("keeps general, http and auth of Miko's config identical to the base", () => {
+    const base = renders.find((r) => r.target === "k8s/base");
+    if (base === undefined) throw new Error("base not rendered");
+    const baseConfig = mikoConfig(base.objects);
+    const haConfig = mikoConfig(objects());
+    expect(haConfig.general).toEqual(baseConfig.general);
+    expect(haConfig.http).toEqual(baseConfig.http);
+    expect(haConfig.auth).toEqual(baseConfig.auth);
+  });
+
+  it("takes traffic by readiness on /readyz; the PodDisruptionBudget allows one pod down", () => {
+    const objs = objects();
+    const template = deployment().spec.template;
+    expect(mikoContainer(objs).readinessProbe?.httpGet?.path).toBe("/readyz");
+    const pdbs = ofKind<Pdb>(objs, "PodDisruptionBudget").filter((p) =>
+      selects(p.spec.selector.matchLabels, template.metadata.labels),
+    );
+    expect(pdbs).toHaveLength(1);
+    const spec = pdbs[0]?.spec;
+    const down = spec?.maxUnavailable ?? (deployment().spec.replicas ?? 1) - Number(spec?.minAvailable);
+    expect(down).toBe(1);
   });
 });

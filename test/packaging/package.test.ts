@@ -74,7 +74,8 @@ describe("the packed package", () => {
       join(dir, "src", "consumer.ts"),
       `import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Config, layerEmbedded, layerService, Registry, Scheduler, Storage, version } from "miko"
+import { Config, layerCluster, layerEmbedded, layerService, Registry, Scheduler, Storage, version } from "miko"
+import { ClusterApi } from "miko/cluster"
 import { ConfigService, layerFromObject, MikoConfigSchema } from "miko/config"
 import { Registry as RegistryTag, RegistryApi } from "miko/registry"
 import { Scheduler as SchedulerTag, SchedulerApi } from "miko/scheduler"
@@ -93,13 +94,14 @@ const program = Effect.gen(function*() {
 
 const layer = Layer.mergeAll(Registry.layer, Scheduler.layer).pipe(
   Layer.provide(Registry.layerStoreSql),
+  Layer.provide(layerCluster),
   Layer.provideMerge(Config.layer.pipe(Layer.provide(Config.layerStoreMemory))),
   Layer.provide(layerFromObject({ http: { port: 9999 } })),
   Layer.provide(Storage.layerSqliteFile(":memory:"))
 )
 
 const result = await Effect.runPromise(Effect.scoped(Effect.provide(program, layer)))
-const touched = [layerEmbedded, layerService, MikoConfigSchema, RegistryApi, SchedulerApi, ClientMessage, ServerMessage, Sdk]
+const touched = [layerEmbedded, layerService, ClusterApi, MikoConfigSchema, RegistryApi, SchedulerApi, ClientMessage, ServerMessage, Sdk]
 console.log(JSON.stringify({ ...result, version, exports: touched.every((x) => x !== undefined) }))
 `
     )

@@ -1,6 +1,10 @@
+import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { api, cleanup, type Json, type Miko, startMiko } from "../support/miko.js"
@@ -14,11 +18,19 @@ interface Row {
   readonly error: string | null
 }
 
+/** The database of the Miko that ran in `dir`: its SQLite file, or the PostgreSQL database the test driver gave it. */
+const databaseOf = (dir: string): Layer.Layer<SqlClient.SqlClient, unknown> => {
+  const postgres = join(dir, ".postgres-url")
+  return existsSync(postgres)
+    ? PgClient.layer({ url: Redacted.make(readFileSync(postgres, "utf8").trim()) })
+    : SqliteClient.layer({ filename: join(dir, "data", "miko.db"), readonly: true })
+}
+
 /** The executions as the database holds them, read after the process is gone. */
 const storedExecutions = (dir: string) =>
   Effect.runPromise(
     Effect.flatMap(SqlClient.SqlClient, (sql) => sql<Row>`SELECT task_id, status, started_at, ended_at, error FROM scheduler_executions ORDER BY id`).pipe(
-      Effect.provide(SqliteClient.layer({ filename: join(dir, "data", "miko.db"), readonly: true })),
+      Effect.provide(databaseOf(dir)),
       Effect.scoped
     )
   )

@@ -1,4 +1,5 @@
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
@@ -7,15 +8,28 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as Config from "../../src/config/index.js"
 import * as Scheduler from "../../src/scheduler/index.js"
-import { layerMigrations } from "../../src/storage/index.js"
+import { layerCluster } from "../../src/service.js"
+import { layerLocalNotifications, layerMigrations } from "../../src/storage/index.js"
+import { freshDatabase, testDriver } from "../support/postgres.js"
 
-/** A fresh SQLite database in memory, migrated. */
-export const layerDatabase = Layer.provideMerge(layerMigrations, SqliteClient.layer({ filename: ":memory:" }))
+/**
+ * A fresh database, migrated, owned by this one process: SQLite in memory, or with MIKO_TEST_DRIVER=postgres a new
+ * PostgreSQL database on the test server (MIKO_TEST_POSTGRES_URL).
+ */
+export const layerDatabase = Layer.merge(layerLocalNotifications, testDriver() === "postgres"
+  ? Layer.provideMerge(
+    layerMigrations,
+    Layer.unwrapEffect(
+      Effect.promise(() => freshDatabase()).pipe(Effect.map((url) => PgClient.layer({ url: Redacted.make(url) })))
+    )
+  )
+  : Layer.provideMerge(layerMigrations, SqliteClient.layer({ filename: ":memory:" })))
 
 /** The live config from an object, with runtime changes kept in memory. */
 export const layerConfig = (config: Record<string, unknown> = {}) =>
@@ -23,11 +37,15 @@ export const layerConfig = (config: Record<string, unknown> = {}) =>
 
 /** The scheduler on the given config, with config and database exposed to the test. */
 export const layerScheduler = (config: Record<string, unknown> = {}) =>
-  Scheduler.layer.pipe(Layer.provideMerge(layerConfig(config)), Layer.provideMerge(layerDatabase))
+  Scheduler.layer.pipe(
+    Layer.provideMerge(layerCluster),
+    Layer.provideMerge(layerConfig(config)),
+    Layer.provideMerge(layerDatabase)
+  )
 
 /** The scheduler over a database the test keeps: for restarts. */
 export const layerSchedulerOn = (config: Record<string, unknown> = {}) =>
-  Scheduler.layer.pipe(Layer.provideMerge(layerConfig(config)))
+  Scheduler.layer.pipe(Layer.provideMerge(layerCluster), Layer.provideMerge(layerConfig(config)))
 
 /**
  * Runs `body` with a scheduler, then shuts the scheduler down while moving the TestClock, since

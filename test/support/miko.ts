@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { stringify } from "yaml"
+import { freshDatabase, testDriver } from "./postgres.js"
 
 export const repoRoot = resolve(import.meta.dirname, "..", "..")
 export const binPath = join(repoRoot, "bin", "miko.js")
@@ -34,7 +35,10 @@ export interface Miko {
 }
 
 export interface StartOptions {
-  /** Written to config.yaml in the directory; `http.port: 0` is added unless given. */
+  /**
+   * Written to config.yaml in the directory; `http.port: 0` is added unless given. With
+   * MIKO_TEST_DRIVER=postgres and no `storage` key, a postgres `storage` is added too.
+   */
   readonly config?: Record<string, unknown>
   readonly env?: Record<string, string>
   /** Reuse a directory (for restarts). */
@@ -42,10 +46,25 @@ export interface StartOptions {
   readonly args?: ReadonlyArray<string>
 }
 
+/**
+ * The `storage` the test driver needs when the config has none: on postgres, a fresh
+ * database, remembered in the directory so that a restart on the same `dir` reuses it.
+ */
+const testStorage = async (dir: string, config: Record<string, unknown>): Promise<Record<string, unknown>> => {
+  if (testDriver() !== "postgres" || "storage" in config) return {}
+  const remembered = join(dir, ".postgres-url")
+  let url = existsSync(remembered) ? readFileSync(remembered, "utf8").trim() : ""
+  if (url === "") {
+    url = await freshDatabase()
+    writeFileSync(remembered, url)
+  }
+  return { storage: { driver: "postgres", postgres: { url } } }
+}
+
 /** Starts `miko serve` as a real process and waits until it listens. */
 export const startMiko = async (options: StartOptions = {}): Promise<Miko> => {
   const dir = options.dir ?? tempDir()
-  const config = options.config ?? {}
+  const config = { ...(options.config ?? {}), ...(await testStorage(dir, options.config ?? {})) }
   const http = (config["http"] ?? {}) as Record<string, unknown>
   writeFileSync(join(dir, "config.yaml"), stringify({ ...config, http: { port: 0, ...http } }))
   const child = spawn(process.execPath, [binPath, "serve", ...(options.args ?? [])], {

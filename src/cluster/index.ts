@@ -1,0 +1,3 @@
+export { ClusterApi, ClusterStatus, layerClusterHandlers, ReplicaStatus } from "./http.js"
+export { Cluster, layer } from "./service.js"
+export { ClusterStore, layerSql as layerStoreSql } from "./store.js"
