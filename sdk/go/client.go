@@ -326,7 +326,9 @@ func (c *Client) watch() {
 	for {
 		started := time.Now()
 		prev := c.snap.Load()
-		next, err := c.poll(prev)
+		// After a failure, a plain read: Miko may be a new process with nothing new to say,
+		// and its first answer is what ends the staleness.
+		next, err := c.poll(prev, failures == 0)
 		if c.ctx.Err() != nil {
 			return
 		}
@@ -370,10 +372,10 @@ func (c *Client) watch() {
 
 // poll fetches the list, as a blocking query when a list is already held. It returns prev when
 // Miko reports no change.
-func (c *Client) poll(prev *snapshot) (*snapshot, error) {
+func (c *Client) poll(prev *snapshot, block bool) (*snapshot, error) {
 	target := c.listURL
 	timeout := c.cfg.timeout
-	if prev != nil {
+	if prev != nil && block {
 		sep := "?"
 		if len(c.cfg.services) > 0 {
 			sep = "&"

@@ -73,25 +73,30 @@ export const layer: Layer.Layer<Cluster, never, ClusterStore | ConfigService | N
     /** When the database last answered, on this replica's clock. */
     const lastContact = yield* Ref.make(startedAt)
 
+    const renewEvery = Duration.millis(leaseMillis / 3)
     /**
-     * One renewal. The lease counts from the database's clock at renewal, which is later than
-     * `started` here, so stepping down at `started + lease` never overlaps the next leader.
+     * One renewal, answering when to try next. The lease counts from the database's clock at
+     * renewal, later than this replica sends it, so stepping down on the first renewal that
+     * fails (or is late) never overlaps the next leader. A replica that lost the race tries
+     * again as the holder's lease runs out, so a dead leader is replaced within the lease time.
      */
     const renew = Effect.gen(function*() {
-      const started = yield* Clock.currentTimeMillis
-      const won = yield* store.acquire(leaderLease, replicaId, leaseMillis).pipe(
-        Effect.timeoutFail({ duration: Duration.millis(leaseMillis / 3), onTimeout: () => new StorageError({ message: "lease renewal timed out" }) }),
-        Effect.catchAll((error) => Effect.as(Effect.logWarning(`leader lease not renewed: ${error.message}`), false))
+      const outcome = yield* store.acquire(leaderLease, replicaId, leaseMillis).pipe(
+        Effect.timeoutFail({ duration: renewEvery, onTimeout: () => new StorageError({ message: "lease renewal timed out" }) }),
+        Effect.catchAll((error) => Effect.as(Effect.logWarning(`leader lease not renewed: ${error.message}`), undefined))
       )
+      const won = outcome?.won === true
       const was = yield* SubscriptionRef.get(leading)
       if (won !== was) yield* Effect.logInfo(won ? `replica ${replicaId} leads the cluster` : `replica ${replicaId} no longer leads the cluster`)
       yield* SubscriptionRef.set(leading, won)
-      return started
+      if (outcome === undefined || won) return renewEvery
+      return Duration.min(renewEvery, Duration.millis(outcome.remaining + 10))
     })
     if (notifications.shared) {
-      yield* renew
+      const first = yield* renew
       yield* renew.pipe(
-        Effect.repeat(Schedule.spaced(Duration.millis(leaseMillis / 3))),
+        Effect.repeat(Schedule.identity<Duration.Duration>().pipe(Schedule.addDelay((next) => next))),
+        Effect.delay(first),
         Effect.forkScoped
       )
     } else {

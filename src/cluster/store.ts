@@ -15,8 +15,15 @@ export interface ReplicaRow {
 
 /** Leases and replica check-ins, timed by the database's clock so replicas' clocks never disagree. */
 export class ClusterStore extends Context.Tag("miko/cluster/ClusterStore")<ClusterStore, {
-  /** Takes or renews the lease when free, expired or already ours; answers whether we hold it. */
-  readonly acquire: (lease: string, holder: string, ttlMillis: number) => Effect.Effect<boolean, StorageError>
+  /**
+   * Takes or renews the lease when free, expired or already ours. Answers whether we hold it
+   * and, when another replica does, how long its lease still runs.
+   */
+  readonly acquire: (
+    lease: string,
+    holder: string,
+    ttlMillis: number
+  ) => Effect.Effect<{ readonly won: boolean; readonly remaining: number }, StorageError>
   readonly release: (lease: string, holder: string) => Effect.Effect<void, StorageError>
   readonly holder: (lease: string) => Effect.Effect<string | undefined, StorageError>
   readonly checkIn: (replica: { readonly id: string; readonly address: string; readonly startedAt: number }) => Effect.Effect<void, StorageError>
@@ -37,7 +44,14 @@ export const layerSql: Layer.Layer<ClusterStore, never, SqlClient.SqlClient> = L
           ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
           WHERE cluster_leases.holder = excluded.holder OR cluster_leases.expires_at < ${now}
           RETURNING holder`.pipe(
-          Effect.map((rows) => rows.length === 1),
+          Effect.flatMap((rows) =>
+            rows.length === 1
+              ? Effect.succeed({ won: true, remaining: ttlMillis })
+              : Effect.map(
+                sql<{ remaining: number | string }>`SELECT expires_at - ${now} AS remaining FROM cluster_leases WHERE name = ${lease}`,
+                (left) => ({ won: false, remaining: Math.max(0, Number(left[0]?.remaining ?? 0)) })
+              )
+          ),
           Effect.mapError(failed(`renewing the ${lease} lease`))
         ),
       release: (lease, holder) =>

@@ -71,7 +71,8 @@ const withJitter = <Out>(schedule: Schedule.Schedule<Out>, jitter: Duration.Dura
  */
 export const triggerSchedule = (trigger: Trigger, createdAt: number): Option.Option<Schedule.Schedule<unknown>> => {
   if ("every" in trigger) {
-    const anchor = trigger.startAt === undefined ? undefined : DateTime.toEpochMillis(trigger.startAt)
+    // On the grid through the task's creation: the same grid on every replica and after restarts.
+    const anchor = trigger.startAt === undefined ? createdAt : DateTime.toEpochMillis(trigger.startAt)
     return Option.some(withJitter(everySchedule(trigger.every, anchor), trigger.jitter))
   }
   if ("cron" in trigger) {

@@ -136,10 +136,14 @@ const makeWithInternals = (
 
     // ---- The cached list, kept fresh in the background
 
-    /** One read of the list (a blocking query once there is an index); true when it brought nothing new. */
+    /**
+     * One read of the list (a blocking query once there is an index); true when it brought
+     * nothing new. After a failed read it does not block: Miko may be a new process with nothing
+     * new to say, and its first answer is what ends the staleness.
+     */
     const refresh = Effect.gen(function*() {
       const before = yield* SubscriptionRef.get(state)
-      const list = yield* api.endpoints(before.snapshot?.index).pipe(
+      const list = yield* api.endpoints(before.error === undefined ? before.snapshot?.index : undefined).pipe(
         Effect.tapError((error) => SubscriptionRef.update(state, (s) => ({ ...s, error, attempted: true })))
       )
       const now = yield* Clock.currentTimeMillis

@@ -314,8 +314,10 @@ class AsyncClient:
             try:
                 response = await self._poller.get(
                     "/v1/endpoints",
-                    params=options.poll_params(index),
-                    timeout=options.poll_timeout(index is not None),
+                    # After a failure, a plain read: Miko may be a new process with nothing new
+                    # to say, and its first answer is what ends the staleness.
+                    params=options.poll_params(index if failures == 0 else None),
+                    timeout=options.poll_timeout(index is not None and failures == 0),
                 )
                 if response.status_code != 200:
                     raise error_from_response(response, "reading endpoints")

@@ -402,8 +402,10 @@ class Client:
             try:
                 response = self._poller.get(
                     "/v1/endpoints",
-                    params=options.poll_params(index),
-                    timeout=options.poll_timeout(index is not None),
+                    # After a failure, a plain read: Miko may be a new process with nothing new
+                    # to say, and its first answer is what ends the staleness.
+                    params=options.poll_params(index if failures == 0 else None),
+                    timeout=options.poll_timeout(index is not None and failures == 0),
                     extensions={"trace": self._socket},
                 )
                 if response.status_code != 200:
