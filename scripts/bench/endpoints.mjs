@@ -3,7 +3,7 @@
 // Usage: npm run build && node scripts/bench/endpoints.mjs [seconds-per-run]
 import autocannon from "autocannon"
 import { createServer, request, Agent } from "node:http"
-import { percentile, startMiko, writeSection } from "./lib.mjs"
+import { fillDirectory, percentile, startMiko, writeSection } from "./lib.mjs"
 
 const seconds = Number(process.argv[2] ?? 10)
 const token = "bench-admin-token-0123456789"
@@ -14,18 +14,7 @@ auth: { tokens: [ { name: bench, secret: "${token}", roles: [admin] } ] }
 const post = (path, body) =>
   fetch(`${miko.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) })
 
-// 1,000 endpoints over 50 services.
-for (let s = 0; s < 50; s++) {
-  await Promise.all(Array.from({ length: 20 }, (_, i) =>
-    post(`/v1/services/svc-${s}/endpoints`, {
-      id: `svc-${s}-${i}`,
-      publicAddress: `https://svc-${s}-${i}.example.com`,
-      internalAddress: `http://10.0.${s}.${i}:8080`,
-      zone: `zone-${i % 3}`,
-      tags: ["bench"],
-      weight: 1 + (i % 5)
-    })))
-}
+await fillDirectory(miko.url, token)
 const response = await fetch(`${miko.url}/v1/endpoints`)
 const body = await response.text()
 const headers = { "content-type": "application/json", "x-miko-index": response.headers.get("x-miko-index"), etag: response.headers.get("etag"), "cache-control": "no-cache" }

@@ -6,7 +6,7 @@
 import autocannon from "autocannon"
 import { execFileSync } from "node:child_process"
 import pg from "pg"
-import { percentile, root, startMiko, writeSection } from "./lib.mjs"
+import { fillDirectory, percentile, root, startMiko, writeSection } from "./lib.mjs"
 
 const seconds = Number(process.argv[2] ?? 10)
 const adminUrl = process.argv[3] ?? process.env.MIKO_TEST_POSTGRES_URL ??
@@ -34,21 +34,8 @@ const post = (url, path, body) =>
   fetch(`${url}${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) })
 
 // The same directory in both: 1,000 endpoints over 50 services.
-const fill = async (url) => {
-  for (let s = 0; s < 50; s++) {
-    await Promise.all(Array.from({ length: 20 }, (_, i) =>
-      post(url, `/v1/services/svc-${s}/endpoints`, {
-        id: `svc-${s}-${i}`,
-        publicAddress: `https://svc-${s}-${i}.example.com`,
-        internalAddress: `http://10.0.${s}.${i}:8080`,
-        zone: `zone-${i % 3}`,
-        tags: ["bench"],
-        weight: 1 + (i % 5)
-      })))
-  }
-}
-await fill(sqlite.url)
-await fill(replicas[0].url)
+await fillDirectory(sqlite.url, token)
+await fillDirectory(replicas[0].url, token)
 await new Promise((r) => setTimeout(r, 1500))
 
 // Throughput: 50 connections on the SQLite Miko; 50 connections spread over the three replicas.

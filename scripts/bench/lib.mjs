@@ -43,3 +43,22 @@ export const writeSection = (name, markdown) => {
   text = from !== -1 && to !== -1 ? text.slice(0, from) + block + text.slice(to + end.length) : `${text.trimEnd()}\n\n${block}\n`
   writeFileSync(file, text)
 }
+
+/** Registers the benchmarks' directory: 1,000 endpoints over 50 services. */
+export const fillDirectory = async (url, token) => {
+  for (let s = 0; s < 50; s++) {
+    await Promise.all(Array.from({ length: 20 }, (_, i) =>
+      fetch(`${url}/v1/services/svc-${s}/endpoints`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          id: `svc-${s}-${i}`,
+          publicAddress: `https://svc-${s}-${i}.example.com`,
+          internalAddress: `http://10.0.${s}.${i}:8080`,
+          zone: `zone-${i % 3}`,
+          tags: ["bench"],
+          weight: 1 + (i % 5)
+        })
+      })))
+  }
+}

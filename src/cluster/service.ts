@@ -112,7 +112,9 @@ export const layer: Layer.Layer<Cluster, never, ClusterStore | ConfigService | N
     yield* checkIn
     // Alone on a SQLite file there is nobody to tell and nothing to go stale.
     if (notifications.shared) {
-      yield* checkIn.pipe(Effect.repeat(Schedule.spaced(settings.syncInterval)), Effect.forkScoped)
+      // Often enough that a live replica never looks silent for a lease time.
+      const every = Duration.min(settings.syncInterval, renewEvery)
+      yield* checkIn.pipe(Effect.repeat(Schedule.spaced(every)), Effect.forkScoped)
     }
 
     // On a clean stop the lease is handed back at once instead of running out.

@@ -113,6 +113,14 @@ const newId = (service: string) =>
 const notFound = (service: string, id: string) =>
   new EndpointNotFound({ service, id, message: `no endpoint ${JSON.stringify(id)} in service ${JSON.stringify(service)}` })
 
+/** The directory as loaded from the store: no change of its own to tell. */
+const stateOf = (loaded: { readonly index: number; readonly records: ReadonlyArray<EndpointRecord> }): RegistryState => ({
+  index: loaded.index,
+  records: HashMap.fromIterable(loaded.records.map((record) => [record.registration.id, record] as const)),
+  change: undefined,
+  changed: undefined
+})
+
 /** The replica part of a connection owner (`<replica>/<connection>`). */
 const replicaOf = (owner: string) => owner.slice(0, Math.max(0, owner.indexOf("/")))
 
@@ -124,12 +132,7 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
     const cluster = yield* Cluster
     const loaded = yield* store.load
 
-    const initial: RegistryState = {
-      index: loaded.index,
-      records: HashMap.fromIterable(loaded.records.map((record) => [record.registration.id, record] as const)),
-      change: undefined,
-      changed: undefined
-    }
+    const initial = stateOf(loaded)
     /** What readers and watchers see: only committed changes. */
     const published = yield* SubscriptionRef.make<RegistryState>(initial)
     /**
@@ -196,13 +199,7 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       const entries = yield* store.changesSince(from, catchUpBatch)
       if (entries.length === 0) return
       if (entries[0]!.change.index !== from + 1) {
-        const all = yield* store.load
-        const state: RegistryState = {
-          index: all.index,
-          records: HashMap.fromIterable(all.records.map((record) => [record.registration.id, record] as const)),
-          change: undefined,
-          changed: undefined
-        }
+        const state = stateOf(yield* store.load)
         yield* Ref.set(working, state)
         yield* Ref.update(staged, (states) => [...states, state])
         return
@@ -336,32 +333,45 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       return { leases, removals, owned }
     }
 
+    /** Takes up leases renewed on other replicas (stored without a change) into this one's copy. */
+    const takeUpRenewals = (renewed: ReadonlyArray<EndpointRecord>) =>
+      renewed.length === 0 ? Effect.void : serialized(
+        Effect.zipRight(
+          stageQuietly((state) => ({
+            ...state,
+            records: renewed.reduce((records, stored) =>
+              Option.match(HashMap.get(records, stored.registration.id), {
+                onNone: () => records,
+                onSome: (known) => HashMap.set(records, stored.registration.id, { ...known, lastSeenAt: Math.max(known.lastSeenAt, stored.lastSeenAt) })
+              }), state.records)
+          })),
+          publish
+        )
+      )
+
     const expireLeases = Effect.gen(function*() {
       const at = yield* Clock.currentTimeMillis
       const limit = yield* criticalLimit
       const seen = sweepCandidates(HashMap.values((yield* SubscriptionRef.get(published)).records), at, limit)
-      if (seen.leases.length + seen.removals.length + seen.owned.length === 0) return
       // Endpoints tied to a connection of a replica that stopped checking in lost that connection.
       const live = seen.owned.length > 0 ? yield* cluster.liveReplicas : new Set<string>()
+      const orphaned = (record: EndpointRecord) => record.connection !== undefined && !live.has(replicaOf(record.connection))
+      // Heartbeats taken by other replicas renew the stored lease without a change: read it first.
+      const stored = yield* Effect.forEach(seen.leases, (record) => Effect.map(store.get(record.registration.id), (found) => found ?? record))
+      const lapsed = (record: EndpointRecord) => at - record.lastSeenAt > Duration.toMillis(record.registration.ttl ?? Duration.infinity)
+      yield* takeUpRenewals(stored.filter((record) => !lapsed(record)))
+      if (!stored.some(lapsed) && seen.removals.length === 0 && !seen.owned.some(orphaned)) return
       yield* write(Effect.gen(function*() {
         const { leases, removals, owned } = sweepCandidates(HashMap.values((yield* Ref.get(working)).records), at, limit)
         for (const known of leases) {
-          // Heartbeats taken by other replicas renew the stored lease without a change: read it.
-          const stored = (yield* store.get(known.registration.id)) ?? known
-          const ttl = Duration.toMillis(stored.registration.ttl ?? Duration.infinity)
-          if (at - stored.lastSeenAt <= ttl) {
-            yield* stageQuietly((state) => ({ ...state, records: HashMap.set(state.records, known.registration.id, stored) }))
-            continue
-          }
-          yield* update(stored, withCriticalSince({ ...stored, leaseStatus: "critical" }, at))
+          const current = (yield* store.get(known.registration.id)) ?? known
+          if (lapsed(current)) yield* update(current, withCriticalSince({ ...current, leaseStatus: "critical" }, at))
         }
         for (const record of removals) {
           yield* Effect.logInfo(`removing endpoint ${record.registration.id} of ${record.service}: critical for longer than registry.deregisterCriticalAfter`)
           yield* apply("deregistered", record)
         }
-        for (const record of owned) {
-          if (record.connection === undefined || live.has(replicaOf(record.connection))) continue
-          if (Option.isNone(HashMap.get((yield* Ref.get(working)).records, record.registration.id))) continue
+        for (const record of owned.filter(orphaned)) {
           yield* Effect.logInfo(`removing ephemeral endpoint ${record.registration.id} of ${record.service}: its replica is gone`)
           yield* apply("deregistered", record)
         }

@@ -167,6 +167,12 @@ describe("three replicas on one PostgreSQL database", () => {
     await sleep(2_000 + 3 * every)
     await once("once-during", 700)
 
+    // Endpoints tied to connections: one on the leader (it dies with it), one on a survivor (it stays).
+    const onLeader = await connect(leader.url, { token: anyRegistrar })
+    await onLeader.command("endpoints.register", { service: "worker", endpoint: { id: "worker-dies", publicAddress: "https://w1.example.com" }, ephemeral: true })
+    const onSurvivor = await connect(registrar.url, { token: anyRegistrar })
+    await onSurvivor.command("endpoints.register", { service: "worker", endpoint: { id: "worker-stays", publicAddress: "https://w2.example.com" }, ephemeral: true })
+
     const killedAt = Date.now()
     await leader.stop("SIGKILL")
     const probesBefore = target.received.filter((r) => r.path === "/health").length
@@ -184,6 +190,12 @@ describe("three replicas on one PostgreSQL database", () => {
 
     await once("once-after", 1_000)
     await sleep(3 * every)
+
+    // The dead replica's connection is gone, and so is its endpoint; the survivor's stays.
+    const workers = JSON.stringify((await list(registrar, "?service=worker")).body["services"])
+    expect(workers).not.toContain("worker-dies")
+    expect(workers).toContain("worker-stays")
+    onSurvivor.ws.close()
 
     for (const name of ["once-before", "once-during", "once-after"]) {
       expect(target.received.filter((r) => r.path === `/${name}`), name).toHaveLength(1)
