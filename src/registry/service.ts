@@ -438,10 +438,13 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
     const announced = store.announcements.pipe(
       Stream.filterEffect((index) => Effect.map(SubscriptionRef.get(published), (state) => index > state.index))
     )
-    yield* Stream.merge(announced, Stream.fromSchedule(Schedule.spaced(syncInterval))).pipe(
-      Stream.runForEach(() => sync.pipe(Effect.catchAll((error) => Effect.logWarning(`directory not synchronized: ${error.message}`)))),
-      Effect.forkScoped
-    )
+    // Alone on the database, every change is this process's own: nothing to follow.
+    if (cluster.shared) {
+      yield* Stream.merge(announced, Stream.fromSchedule(Schedule.spaced(syncInterval))).pipe(
+        Stream.runForEach(() => sync.pipe(Effect.catchAll((error) => Effect.logWarning(`directory not synchronized: ${error.message}`)))),
+        Effect.forkScoped
+      )
+    }
 
     const current = SubscriptionRef.get(published)
 

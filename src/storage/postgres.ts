@@ -10,6 +10,7 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import pg from "pg"
+import { ConfigLoadError } from "../config/errors.js"
 import { BaseConfig } from "../config/load.js"
 import { StorageError } from "./errors.js"
 import { layerMigrations } from "./migrations.js"
@@ -19,15 +20,21 @@ import { Notifications } from "./notifications.js"
 export const postgresUrl = (
   postgres: { readonly url?: string | undefined; readonly secretEnv?: string | undefined },
   env: Readonly<Record<string, string | undefined>>
-): Effect.Effect<Redacted.Redacted<string>, StorageError> => {
+): Effect.Effect<Redacted.Redacted<string>, ConfigLoadError> => {
   if (postgres.url !== undefined) return Effect.succeed(Redacted.make(postgres.url))
   if (postgres.secretEnv !== undefined) {
     const value = env[postgres.secretEnv]
     return value === undefined || value.trim() === ""
-      ? Effect.fail(new StorageError({ message: `storage.postgres.secretEnv names ${postgres.secretEnv}, which is not set` }))
+      ? Effect.fail(new ConfigLoadError({ message: `storage.postgres.secretEnv: the environment variable ${postgres.secretEnv} is not set (it should hold the PostgreSQL URL)` }))
       : Effect.succeed(Redacted.make(value.trim()))
   }
-  return Effect.fail(new StorageError({ message: "storage.driver is postgres: set storage.postgres.url or storage.postgres.secretEnv" }))
+  return Effect.fail(new ConfigLoadError({ message: "storage.driver is postgres: set storage.postgres.url or storage.postgres.secretEnv" }))
+}
+
+/** The first line of what went wrong underneath a client error. */
+const causeOf = (error: unknown): string => {
+  const cause = typeof error === "object" && error !== null && "cause" in error ? error.cause : undefined
+  return cause instanceof Error && cause.message !== "" ? `: ${cause.message.split("\n")[0]}` : ""
 }
 
 /** Where a URL points, for messages: never the password. */
@@ -108,7 +115,7 @@ const makeListener = (url: Redacted.Redacted<string>) =>
 /** A migrated `SqlClient` on `storage.postgres`, with NOTIFY between the replicas. */
 export const layerPostgres = (
   env: Readonly<Record<string, string | undefined>>
-): Layer.Layer<SqlClient.SqlClient | Notifications, StorageError, BaseConfig> =>
+): Layer.Layer<SqlClient.SqlClient | Notifications, StorageError | ConfigLoadError, BaseConfig> =>
   Layer.unwrapEffect(
     Effect.gen(function*() {
       const { resolved } = yield* BaseConfig
@@ -139,7 +146,7 @@ export const layerPostgres = (
       )
       return Layer.provideMerge(Layer.merge(notifications, layerMigrations), client).pipe(
         Layer.catchAll((error) =>
-          Layer.fail(new StorageError({ message: `cannot open PostgreSQL at ${describe(url)}: ${String(error.message)}` }))
+          Layer.fail(new StorageError({ message: `cannot open PostgreSQL at ${describe(url)}: ${String(error.message)}${causeOf(error)}` }))
         )
       )
     })

@@ -108,6 +108,12 @@ describe("three replicas on one PostgreSQL database", () => {
     expect((await heard) - second).toBeLessThan(1_000)
   }, 20_000)
 
+  it("never shows the database URL", async () => {
+    const entry = await api(`${a().url}/v1/config/storage.postgres.url`, { token: admin })
+    expect(entry.body).toMatchObject({ value: "<redacted>", source: "file" })
+    expect(JSON.stringify((await api(`${a().url}/v1/config`, { token: admin })).body)).not.toContain(database)
+  })
+
   it("a runtime config change on one replica applies on the others", async () => {
     const set = await api(`${a().url}/v1/config/registry.maxWait`, { method: "PUT", token: admin, body: { value: "42s" } })
     expect(set.status).toBe(200)
