@@ -109,21 +109,23 @@ export const layer: Layer.Layer<Cluster, never, ClusterStore | ConfigService | N
       Effect.zipRight(Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.set(lastContact, now))),
       Effect.catchAll((error) => Effect.logDebug(`check-in failed: ${error.message}`))
     )
-    yield* checkIn
     // Alone on a SQLite file there is nobody to tell and nothing to go stale.
     if (notifications.shared) {
+      yield* checkIn
       // Often enough that a live replica never looks silent for a lease time.
       const every = Duration.min(settings.syncInterval, renewEvery)
       yield* checkIn.pipe(Effect.repeat(Schedule.spaced(every)), Effect.forkScoped)
     }
 
     // On a clean stop the lease is handed back at once instead of running out.
-    yield* Effect.addFinalizer(() =>
-      Effect.all([store.release(leaderLease, replicaId), store.checkOut(replicaId)], { discard: true }).pipe(
-        Effect.timeout(Duration.seconds(2)),
-        Effect.ignore
+    if (notifications.shared) {
+      yield* Effect.addFinalizer(() =>
+        Effect.all([store.release(leaderLease, replicaId), store.checkOut(replicaId)], { discard: true }).pipe(
+          Effect.timeout(Duration.seconds(2)),
+          Effect.ignore
+        )
       )
-    )
+    }
 
     const whileLeader = <E, R>(name: string, work: Effect.Effect<unknown, E, R>) =>
       leading.changes.pipe(
@@ -145,6 +147,15 @@ export const layer: Layer.Layer<Cluster, never, ClusterStore | ConfigService | N
         Effect.asVoid
       )
 
+    if (notifications.shared) {
+      yield* whileLeader("replica upkeep", Effect.repeat(
+        store.forgetSilent(Duration.toMillis(Duration.hours(1))).pipe(
+          Effect.catchAll((error) => Effect.logWarning(error.message))
+        ),
+        Schedule.spaced(settings.leaseTime)
+      ))
+    }
+
     const liveReplicas = notifications.shared
       ? Effect.map(store.replicas, (rows) => new Set(rows.filter((row) => row.silentFor <= leaseMillis).map((row) => row.id)))
       : Effect.succeed(new Set([replicaId]))
@@ -164,15 +175,13 @@ export const layer: Layer.Layer<Cluster, never, ClusterStore | ConfigService | N
       whileLeader,
       liveReplicas,
       checkFresh,
-      status: Effect.gen(function*() {
-        const leader = notifications.shared ? yield* store.holder(leaderLease) : replicaId
-        const rows = yield* store.replicas
-        return {
-          replica: replicaId,
-          leader,
-          replicas: rows.map((row) => ({ ...row, leader: row.id === leader }))
-        }
-      })
+      status: notifications.shared
+        ? Effect.gen(function*() {
+          const leader = yield* store.holder(leaderLease)
+          const rows = yield* store.replicas
+          return { replica: replicaId, leader, replicas: rows.map((row) => ({ ...row, leader: row.id === leader })) }
+        })
+        : Effect.succeed({ replica: replicaId, leader: replicaId, replicas: [{ ...replica, silentFor: 0, leader: true }] })
     })
   })
 )

@@ -28,6 +28,8 @@ export class ClusterStore extends Context.Tag("miko/cluster/ClusterStore")<Clust
   readonly holder: (lease: string) => Effect.Effect<string | undefined, StorageError>
   readonly checkIn: (replica: { readonly id: string; readonly address: string; readonly startedAt: number }) => Effect.Effect<void, StorageError>
   readonly checkOut: (id: string) => Effect.Effect<void, StorageError>
+  /** Forgets replicas silent for longer than `millis` (they stopped without checking out). */
+  readonly forgetSilent: (millis: number) => Effect.Effect<void, StorageError>
   readonly replicas: Effect.Effect<ReadonlyArray<ReplicaRow>, StorageError>
 }>() {}
 
@@ -72,6 +74,11 @@ export const layerSql: Layer.Layer<ClusterStore, never, SqlClient.SqlClient> = L
         ),
       checkOut: (id) =>
         sql`DELETE FROM cluster_replicas WHERE id = ${id}`.pipe(Effect.asVoid, Effect.mapError(failed("checking out"))),
+      forgetSilent: (millis) =>
+        sql`DELETE FROM cluster_replicas WHERE seen_at < ${now} - ${millis}`.pipe(
+          Effect.asVoid,
+          Effect.mapError(failed("forgetting stopped replicas"))
+        ),
       replicas: sql<{ id: string; address: string; started_at: number | string; silent_for: number | string }>`
         SELECT id, address, started_at, ${now} - seen_at AS silent_for FROM cluster_replicas ORDER BY started_at`.pipe(
         Effect.map((rows) =>

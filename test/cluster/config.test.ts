@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { stringify } from "yaml"
 import { describe, expect, it } from "vitest"
-import { cleanup, runMiko, tempDir } from "../support/miko.js"
+import { api, cleanup, runMiko, startMiko, tempDir } from "../support/miko.js"
 
 /** Starts `miko serve` on a storage section that cannot work, and returns how it ended. */
 const serveWith = async (storage: Record<string, unknown>, env: Record<string, string> = {}) => {
@@ -39,5 +39,21 @@ describe("storage.driver postgres, misconfigured", () => {
     expect(code).toBe(2)
     expect(stderr).toContain("storage.driver")
     expect(stderr).toContain("\"postgres\"")
+  })
+})
+
+describe("storage.driver sqlite", () => {
+  it("is a cluster of one: this replica leads, alone", async () => {
+    const miko = await startMiko({ config: { storage: { driver: "sqlite" } } })
+    try {
+      const { status, body } = await api(`${miko.url}/v1/cluster`, { token: miko.token() })
+      expect(status).toBe(200)
+      expect(body["leader"]).toBe(body["replica"])
+      expect(body["replicas"]).toEqual([expect.objectContaining({ id: body["replica"], leader: true, silentFor: 0 })])
+      expect((await api(`${miko.url}/v1/cluster`)).status).toBe(401)
+    } finally {
+      await miko.stop()
+      cleanup(miko.dir)
+    }
   })
 })
