@@ -378,7 +378,15 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       }))
     })
 
+    // Most verdicts repeat the last one: those are settled without taking the write lock.
     const setCheckStatus = (id: string, status: EndpointStatus) =>
+      Effect.flatMap(SubscriptionRef.get(published), (shown) =>
+        Option.match(HashMap.get(shown.records, id), {
+          onNone: () => Effect.void,
+          onSome: (known) => (known.checkStatus === status ? Effect.void : recordCheckStatus(id, status))
+        }))
+
+    const recordCheckStatus = (id: string, status: EndpointStatus) =>
       write(Effect.gen(function*() {
         const record = Option.getOrUndefined(HashMap.get((yield* Ref.get(working)).records, id))
         if (record === undefined || record.checkStatus === status) return
