@@ -15,7 +15,8 @@ export const ReplicaStatus = Schema.Struct({
   address: Schema.String.annotations({ description: "Host name and process id" }),
   startedAt: Schema.Number.annotations({ description: "Start time, milliseconds since the epoch" }),
   silentFor: Schema.Number.annotations({ description: "Milliseconds since the replica last checked in" }),
-  leader: Schema.Boolean
+  leader: Schema.Boolean,
+  live: Schema.Boolean.annotations({ description: "Checked in within cluster.leaseTime; a replica that stopped without saying so is listed for an hour" })
 }).annotations({ identifier: "ReplicaStatus" })
 
 export const ClusterStatus = Schema.Struct({

@@ -23,6 +23,8 @@ export interface ReplicaStatus {
   readonly startedAt: number
   readonly silentFor: number
   readonly leader: boolean
+  /** Checked in within the lease time. */
+  readonly live: boolean
 }
 
 /**
@@ -179,9 +181,9 @@ export const layer: Layer.Layer<Cluster, never, ClusterStore | ConfigService | N
         ? Effect.gen(function*() {
           const leader = yield* store.holder(leaderLease)
           const rows = yield* store.replicas
-          return { replica: replicaId, leader, replicas: rows.map((row) => ({ ...row, leader: row.id === leader })) }
+          return { replica: replicaId, leader, replicas: rows.map((row) => ({ ...row, leader: row.id === leader, live: row.silentFor <= leaseMillis })) }
         })
-        : Effect.succeed({ replica: replicaId, leader: replicaId, replicas: [{ ...replica, silentFor: 0, leader: true }] })
+        : Effect.succeed({ replica: replicaId, leader: replicaId, replicas: [{ ...replica, silentFor: 0, leader: true, live: true }] })
     })
   })
 )

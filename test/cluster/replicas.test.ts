@@ -42,6 +42,7 @@ describe("three replicas on one PostgreSQL database", () => {
       const listed = status["replicas"] as unknown as Array<Json>
       expect(listed).toHaveLength(3)
       expect(listed.filter((r) => r["leader"] as unknown as boolean)).toHaveLength(1)
+      expect(listed.every((r) => r["live"] as unknown as boolean)).toBe(true)
     }
   })
 
@@ -196,6 +197,10 @@ describe("three replicas on one PostgreSQL database", () => {
 
     await once("once-after", 1_000)
     await sleep(3 * every)
+
+    // The dead replica is listed as no longer live.
+    const gone = ((await clusterStatus(next))["replicas"] as unknown as Array<Json>).filter((r) => !(r["live"] as unknown as boolean))
+    expect(gone).toHaveLength(1)
 
     // The dead replica's connection is gone, and so is its endpoint; the survivor's stays.
     const workers = JSON.stringify((await list(registrar, "?service=worker")).body["services"])
