@@ -149,6 +149,8 @@ const make = Effect.gen(function*() {
       const { definition } = entry
       if (definition.source !== "api" || definition.spec === undefined) return
       const triggers = (yield* Ref.get(entry.triggers)).map((trigger) => trigger.trigger)
+      // No trigger left: the task is on its way out, and a declaration needs one.
+      if (triggers.length === 0) return
       const enabled = yield* Ref.get(entry.enabled)
       yield* store.putTask(
         { id: definition.id, spec: { ...definition.spec, triggers, enabled }, createdAt: definition.createdAt },
@@ -206,6 +208,8 @@ const make = Effect.gen(function*() {
     slot === undefined || !cluster.shared || !clustered(entry)
       ? Effect.succeed(true)
       : store.claim(entry.definition.id, slot.trigger, slot.at).pipe(
+        // A claim the database did not answer is asked again: dropping it would lose the run.
+        Effect.retry(Schedule.exponential(Duration.millis(100)).pipe(Schedule.intersect(Schedule.recurs(5)))),
         Effect.catchAll((error) => Effect.as(Effect.logError(`task ${entry.definition.id}: slot not claimed: ${error.message}`), false))
       )
 
@@ -398,6 +402,19 @@ const make = Effect.gen(function*() {
     )
 
   /**
+   * Whether this replica just spent one-time triggers the store still lists: its own write of
+   * that is on the way, and the task must not be started over from the older declaration.
+   */
+  const spentHere = (entry: Entry, stored: TaskSpec) =>
+    Effect.map(Ref.get(entry.triggers), (live) => {
+      const one = (trigger: TaskSpec["triggers"][number]) => JSON.stringify(encodeSpec({ ...stored, triggers: [trigger] }).triggers)
+      const theirs = stored.triggers.map(one)
+      const sameRest = JSON.stringify(encodeSpec(stored)) ===
+        JSON.stringify(encodeSpec({ ...entry.definition.spec!, triggers: stored.triggers, enabled: stored.enabled }))
+      return live.length < stored.triggers.length && live.every((t) => theirs.includes(one(t.trigger))) && sameRest
+    })
+
+  /**
    * Brings this replica's API tasks in line with the store, where other replicas create,
    * change and remove them: new ones registered, changed ones replaced (or just paused or
    * resumed), gone ones dropped without touching the store.
@@ -407,6 +424,11 @@ const make = Effect.gen(function*() {
       const stored = new Map((yield* store.tasks).map((task) => [task.id, task]))
       for (const entry of HashMap.values(yield* Ref.get(tasks))) {
         if (entry.definition.source !== "api") continue
+        // Spent to the last trigger here: its removal is queued behind this reload.
+        if ((yield* Ref.get(entry.triggers)).length === 0) {
+          stored.delete(entry.definition.id)
+          continue
+        }
         const task = stored.get(entry.definition.id)
         if (task === undefined) {
           yield* removeEntry(entry, { keepHistory: true, stored: false })
@@ -414,7 +436,7 @@ const make = Effect.gen(function*() {
         }
         stored.delete(entry.definition.id)
         const wanted = JSON.stringify(encodeSpec(task.spec))
-        if ((yield* storedForm(entry)) === wanted) continue
+        if ((yield* storedForm(entry)) === wanted || (yield* spentHere(entry, task.spec))) continue
         const { enabled, ...rest } = task.spec
         const same = JSON.stringify(encodeSpec({ ...rest, enabled: yield* Ref.get(entry.enabled) })) === (yield* storedForm(entry))
         if (same) {
@@ -428,7 +450,11 @@ const make = Effect.gen(function*() {
         yield* register(fromSpec(task.id, "api", task.spec, task.createdAt, client), { catchUp: false })
       }
     })
-  ).pipe(Effect.catchAll((error) => Effect.logWarning(`tasks not reloaded: ${error.message}`)))
+  ).pipe(
+    Effect.catchAll((error) => Effect.logWarning(`tasks not reloaded: ${error.message}`)),
+    // Whatever one reload meets, the next one still runs.
+    Effect.catchAllDefect((defect) => Effect.logError("tasks not reloaded", defect))
+  )
 
   const { syncInterval, leaseTime } = initial.cluster
   if (cluster.shared) {
