@@ -160,7 +160,10 @@ export const layer: Layer.Layer<ConfigService, StorageError, BaseConfig | Config
         const resolved = resolveConfig({ ...base.inputs, runtime: stored })
         if (Either.isRight(resolved)) yield* SubscriptionRef.set(state, { resolved: resolved.right, runtime: stored })
       })
-    ).pipe(Effect.catchAll((error) => Effect.logWarning(`runtime config changes not reloaded: ${error.message}`)))
+    ).pipe(
+      Effect.catchAll((error) => Effect.logWarning(`runtime config changes not reloaded: ${error.message}`)),
+      Effect.catchAllDefect((defect) => Effect.logError("runtime config changes not reloaded", defect))
+    )
 
     if (store.shared) {
       yield* Stream.merge(store.announcements, Stream.fromSchedule(Schedule.spaced(initial.config.cluster.syncInterval))).pipe(

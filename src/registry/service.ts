@@ -449,7 +449,13 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
     // Alone on the database, every change is this process's own: nothing to follow.
     if (cluster.shared) {
       yield* Stream.merge(announced, Stream.fromSchedule(Schedule.spaced(syncInterval))).pipe(
-        Stream.runForEach(() => sync.pipe(Effect.catchAll((error) => Effect.logWarning(`directory not synchronized: ${error.message}`)))),
+        Stream.runForEach(() =>
+          sync.pipe(
+            Effect.catchAll((error) => Effect.logWarning(`directory not synchronized: ${error.message}`)),
+            // Whatever one round meets, the next one still runs.
+            Effect.catchAllDefect((defect) => Effect.logError("directory not synchronized", defect))
+          )
+        ),
         Effect.forkScoped
       )
     }

@@ -510,13 +510,16 @@ const make = Effect.gen(function*() {
 
   // --- the API -----------------------------------------------------------------------------
 
+  // Under `writes`, so a reload from the store never lands between the change and its record.
   const setEnabled = (id: string, enabled: boolean) =>
-    Effect.gen(function*() {
-      const entry = yield* lookup(id)
-      yield* setAndSignal(entry.enabled, enabled)
-      yield* persist(entry)
-      return yield* view(entry)
-    })
+    writes.withPermits(1)(
+      Effect.gen(function*() {
+        const entry = yield* lookup(id)
+        yield* setAndSignal(entry.enabled, enabled)
+        yield* persist(entry)
+        return yield* view(entry)
+      })
+    )
 
   function pause(): Effect.Effect<void>
   function pause(id: string): Effect.Effect<Task, TaskNotFound | StorageError>
