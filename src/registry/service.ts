@@ -97,8 +97,6 @@ export class Registry extends Context.Tag("miko/Registry")<Registry, {
   readonly expireLeases: Effect.Effect<void, StorageError>
   /** Fails once the database has been out of reach for longer than reads may go stale. */
   readonly checkFresh: Effect.Effect<void, StorageError>
-  /** Catches up with changes other replicas made; runs by itself on notifications and a timer. */
-  readonly sync: Effect.Effect<void, StorageError>
   /** Drops change-log entries no replica needs any more. */
   readonly trimLog: Effect.Effect<void, StorageError>
   /** Records an active check's verdict; a change only when the status moves. */
@@ -523,7 +521,6 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       },
       expireLeases,
       checkFresh: cluster.checkFresh,
-      sync,
       trimLog: store.trim(logSize),
       setCheckStatus,
       removeConnection

@@ -9,7 +9,7 @@ import pg from "pg"
  *                    e.g. postgres://postgres@127.0.0.1:55432/postgres (scripts/postgres.sh)
  *
  * Every test database is created fresh with a unique name; they are left behind on
- * the throwaway test server unless a test drops its own.
+ * the throwaway test server.
  */
 
 export type TestDriver = "sqlite" | "postgres"
@@ -61,11 +61,4 @@ export const freshDatabase = async (prefix = "miko_t"): Promise<string> => {
   const name = `${prefix}_${randomBytes(6).toString("hex")}`
   await withAdmin((client) => client.query(`CREATE DATABASE ${quoteIdent(name)}`))
   return databaseUrl(requireAdminUrl(), name)
-}
-
-/** Drops the database of `url`, closing whatever connections it still has. */
-export const dropDatabase = async (url: string): Promise<void> => {
-  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ""))
-  if (name === "") throw new Error(`no database name in ${url}`)
-  await withAdmin((client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`))
 }
