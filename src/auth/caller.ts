@@ -19,14 +19,17 @@ export const anonymous: CallerInfo = { name: undefined, roles: new Set(), servic
 /** `admin` implies every other role. */
 export const hasRole = (caller: CallerInfo, role: Role): boolean => caller.roles.has("admin") || caller.roles.has(role)
 
-/** Fails with 401 for an anonymous caller and 403 for a token without the role. */
+/** Passes `caller` on when it has `role`: 401 for an anonymous caller, 403 for a token without it. */
+export const checkRole = (role: Role) => (caller: CallerInfo): Effect.Effect<CallerInfo, Unauthorized | Forbidden> => {
+  if (hasRole(caller, role)) return Effect.succeed(caller)
+  return caller.name === undefined
+    ? Effect.fail(new Unauthorized({ message: `this operation needs a token with the ${role} role: send Authorization: Bearer <token>` }))
+    : Effect.fail(new Forbidden({ message: `token ${JSON.stringify(caller.name)} lacks the ${role} role` }))
+}
+
+/** The calling `Caller` with `role`: 401 for an anonymous caller and 403 for a token without the role. */
 export const requireRole = (role: Role): Effect.Effect<CallerInfo, Unauthorized | Forbidden, Caller> =>
-  Effect.flatMap(Caller, (caller): Effect.Effect<CallerInfo, Unauthorized | Forbidden> => {
-    if (hasRole(caller, role)) return Effect.succeed(caller)
-    return caller.name === undefined
-      ? Effect.fail(new Unauthorized({ message: `this operation needs a token with the ${role} role: send Authorization: Bearer <token>` }))
-      : Effect.fail(new Forbidden({ message: `token ${JSON.stringify(caller.name)} lacks the ${role} role` }))
-  })
+  Effect.flatMap(Caller, checkRole(role))
 
 /** Whether the caller may write endpoints of `service` (role `register` and, when scoped, the service listed). */
 export const requireService = (service: string): Effect.Effect<CallerInfo, Unauthorized | Forbidden, Caller> =>

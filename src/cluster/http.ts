@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { requireRole } from "../auth/caller.js"
 import { Forbidden, Unauthorized } from "../auth/errors.js"
-import { Authentication } from "../auth/middleware.js"
+import { RequireAdmin } from "../auth/middleware.js"
 import { groupApi } from "../shared/http-api.js"
 import { StorageError } from "../storage/errors.js"
 import { Cluster } from "./service.js"
@@ -31,7 +31,7 @@ export class ClusterApi extends HttpApiGroup.make("cluster")
   .addError(Unauthorized)
   .addError(Forbidden)
   .addError(StorageError)
-  .middleware(Authentication)
+  .middleware(RequireAdmin)
 {}
 
 export const status = Effect.zipRight(

@@ -3,7 +3,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as Schema from "effect/Schema"
 import { Forbidden, Unauthorized } from "../auth/errors.js"
-import { Authentication } from "../auth/middleware.js"
+import { RequireAdmin } from "../auth/middleware.js"
 import { StorageError } from "../storage/errors.js"
 import { groupApi } from "../shared/http-api.js"
 import { ConfigKeyUnknown, ConfigValueInvalid } from "./errors.js"
@@ -35,7 +35,7 @@ export class ConfigApi extends HttpApiGroup.make("config")
   .addError(Unauthorized)
   .addError(Forbidden)
   .addError(StorageError)
-  .middleware(Authentication)
+  .middleware(RequireAdmin)
 {}
 
 export const layerConfigHandlers = HttpApiBuilder.group(groupApi(ConfigApi), "config", (handlers) =>

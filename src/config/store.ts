@@ -1,8 +1,10 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { StorageError } from "../storage/errors.js"
 import { Notifications } from "../storage/notifications.js"
@@ -23,6 +25,9 @@ export class ConfigStore extends Context.Tag("miko/config/ConfigStore")<ConfigSt
 
 const channel = "miko_config"
 
+/** A stored value is JSON text; one that no longer parses (a manual edit) is skipped, never fatal. */
+const decodeValue = Schema.decodeUnknownEither(Schema.parseJson())
+
 const storageError = (action: string) => (error: { readonly message: string }) =>
   new StorageError({ message: `${action}: ${error.message}` })
 
@@ -37,8 +42,12 @@ export const layerSql: Layer.Layer<ConfigStore, never, SqlClient.SqlClient | Not
       announce: notifications.publish(channel, "config"),
       announcements: notifications.subscribe(channel),
       all: sql<{ key: string; value: string }>`SELECT key, value FROM config_overrides ORDER BY key`.pipe(
-        Effect.map((rows) => new Map(rows.map((row) => [row.key, JSON.parse(row.value) as unknown]))),
-        Effect.mapError(storageError("reading runtime config changes"))
+        Effect.mapError(storageError("reading runtime config changes")),
+        Effect.flatMap((rows) => Effect.reduce(rows, new Map<string, unknown>(), (values, row) =>
+          Either.match(decodeValue(row.value), {
+            onLeft: () => Effect.as(Effect.logError(`ignoring stored runtime change to ${row.key}: it is not JSON`), values),
+            onRight: (value) => Effect.succeed(values.set(row.key, value))
+          })))
       ),
       put: (key, value) =>
         sql`INSERT INTO config_overrides (key, value, updated_at)

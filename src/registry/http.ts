@@ -7,7 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { Forbidden, Unauthorized } from "../auth/errors.js"
-import { Authentication } from "../auth/middleware.js"
+import { Authentication, RequireRegister } from "../auth/middleware.js"
 import { ConfigService } from "../config/service.js"
 import { Lifecycle } from "../http/readiness.js"
 import { ServiceName } from "../shared/address.js"
@@ -49,18 +49,21 @@ export class RegistryApi extends HttpApiGroup.make("registry")
     HttpApiEndpoint.post("register", "/v1/services/:service/endpoints")
       .setPath(ServicePath)
       .setPayload(Registration)
+      .middleware(RequireRegister)
       .addSuccess(Endpoint, { status: 201 })
       .addError(EndpointConflict)
   )
   .add(
     HttpApiEndpoint.put("heartbeat", "/v1/services/:service/endpoints/:id/heartbeat")
       .setPath(EndpointPath)
+      .middleware(RequireRegister)
       .addSuccess(Endpoint)
       .addError(EndpointNotFound)
   )
   .add(
     HttpApiEndpoint.del("deregister", "/v1/services/:service/endpoints/:id")
       .setPath(EndpointPath)
+      .middleware(RequireRegister)
       .addSuccess(HttpApiSchema.NoContent)
       .addError(EndpointNotFound)
       .addError(EndpointConflict)

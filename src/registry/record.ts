@@ -85,4 +85,3 @@ export const sameDeclaration = (a: EndpointRecord, b: EndpointRecord) =>
   a.service === b.service && JSON.stringify(encodeRegistration(a.registration)) === JSON.stringify(encodeRegistration(b.registration))
 
 export const encodeRegistration = Schema.encodeSync(Registration)
-export const decodeRegistration = Schema.decodeUnknownSync(Registration)

@@ -2,23 +2,28 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { StorageError } from "../storage/errors.js"
 import { Notifications } from "../storage/notifications.js"
 import type { RegistryChange } from "./model.js"
-import { decodeRegistration, encodeRegistration, type EndpointRecord } from "./record.js"
+import { storable } from "../shared/storable.js"
+import { EndpointSource, EndpointStatus, Registration } from "./model.js"
+import type { EndpointRecord } from "./record.js"
 
-interface Stored {
-  readonly registration: unknown
-  readonly source?: EndpointRecord["source"]
-  readonly registeredAt: number
-  readonly lastSeenAt: number
-  readonly leaseStatus: EndpointRecord["leaseStatus"]
-  readonly checkStatus: EndpointRecord["checkStatus"] | null
-  readonly criticalSince: number | null
-  readonly connection?: string | null
-}
+/** An endpoint as one JSON text in the database (its row and its change-log entries). */
+const StoredBody = Schema.parseJson(Schema.Struct({
+  registration: Registration,
+  source: Schema.optionalWith(EndpointSource, { exact: true, default: () => "registered" as const }),
+  registeredAt: Schema.Number,
+  lastSeenAt: Schema.Number,
+  leaseStatus: Schema.Literal("passing", "critical"),
+  checkStatus: Schema.NullOr(EndpointStatus),
+  criticalSince: Schema.NullOr(Schema.Number),
+  connection: Schema.optionalWith(Schema.NullOr(Schema.String), { exact: true, default: () => null })
+}))
 
 /** One entry of the change log: the change and the endpoint as it left it (as it was, for a removal). */
 export interface LoggedChange {
@@ -55,32 +60,43 @@ export class RegistryStore extends Context.Tag("miko/registry/RegistryStore")<Re
 
 const channel = "miko_registry"
 
-const toBody = (record: EndpointRecord): string =>
-  JSON.stringify({
-    registration: encodeRegistration(record.registration),
-    source: record.source,
-    registeredAt: record.registeredAt,
-    lastSeenAt: record.lastSeenAt,
-    leaseStatus: record.leaseStatus,
-    checkStatus: record.checkStatus ?? null,
-    criticalSince: record.criticalSince ?? null,
-    connection: record.connection ?? null
-  } satisfies Stored)
+const encodeBody = storable(StoredBody)
+const decodeBody = Schema.decodeUnknownEither(StoredBody)
 
-const fromBody = (service: string, body: string): EndpointRecord => {
-  const stored = JSON.parse(body) as Stored
-  return {
-    service,
-    registration: decodeRegistration(stored.registration) as EndpointRecord["registration"],
-    source: stored.source ?? "registered",
-    registeredAt: stored.registeredAt,
-    lastSeenAt: stored.lastSeenAt,
-    leaseStatus: stored.leaseStatus,
-    checkStatus: stored.checkStatus ?? undefined,
-    criticalSince: stored.criticalSince ?? undefined,
-    connection: stored.connection ?? undefined
-  }
-}
+const toBody = (record: EndpointRecord): Either.Either<string, StorageError> =>
+  Either.mapLeft(
+    encodeBody({
+      registration: record.registration,
+      source: record.source,
+      registeredAt: record.registeredAt,
+      lastSeenAt: record.lastSeenAt,
+      leaseStatus: record.leaseStatus,
+      checkStatus: record.checkStatus ?? null,
+      criticalSince: record.criticalSince ?? null,
+      connection: record.connection ?? null
+    }),
+    (error) => new StorageError({ message: `endpoint ${record.registration.id} would not read back as stored: ${error.message}` })
+  )
+
+/** The endpoint a stored body holds; what no longer decodes (an older version, a manual edit) is reported and skipped. */
+const fromBody = (service: string, id: string, body: string): Effect.Effect<EndpointRecord | undefined> =>
+  Either.match(decodeBody(body), {
+    onLeft: (error) => Effect.as(Effect.logError(`skipping stored endpoint ${id} of service ${service}: it no longer reads as an endpoint: ${error.message}`), undefined),
+    onRight: (stored) =>
+      Effect.succeed({
+        service,
+        registration: { ...stored.registration, id: stored.registration.id ?? id },
+        source: stored.source,
+        registeredAt: stored.registeredAt,
+        lastSeenAt: stored.lastSeenAt,
+        leaseStatus: stored.leaseStatus,
+        checkStatus: stored.checkStatus ?? undefined,
+        criticalSince: stored.criticalSince ?? undefined,
+        connection: stored.connection ?? undefined
+      })
+  })
+
+const present = <A>(values: ReadonlyArray<A | undefined>): Array<A> => values.filter((value): value is A => value !== undefined)
 
 const failed = (action: string) => (error: { readonly message: string }) => new StorageError({ message: `${action}: ${error.message}` })
 
@@ -90,9 +106,9 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
     const sql = yield* SqlClient.SqlClient
     const notifications = yield* Notifications
 
-    const upsert = (record: EndpointRecord) =>
+    const upsert = (record: EndpointRecord, body: string) =>
       sql`INSERT INTO endpoints (id, service, body, updated_at)
-          VALUES (${record.registration.id}, ${record.service}, ${toBody(record)}, ${new Date().toISOString()})
+          VALUES (${record.registration.id}, ${record.service}, ${body}, ${new Date().toISOString()})
           ON CONFLICT (id) DO UPDATE SET service = excluded.service, body = excluded.body, updated_at = excluded.updated_at`
 
     // An upsert that changes nothing still locks the row until commit, in both dialects.
@@ -103,35 +119,41 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
       load: Effect.gen(function*() {
         const rows = yield* sql<{ id: string; service: string; body: string }>`SELECT id, service, body FROM endpoints`
         const index = yield* sql<{ value: number | string }>`SELECT value FROM registry_state WHERE name = 'index'`
-        return { index: Number(index[0]?.value ?? 1), records: rows.map((row) => fromBody(row.service, row.body)) }
+        const records = yield* Effect.forEach(rows, (row) => fromBody(row.service, row.id, row.body))
+        return { index: Number(index[0]?.value ?? 1), records: present(records) }
       }).pipe(Effect.mapError(failed("loading endpoints"))),
       transaction: (body) =>
         sql.withTransaction(
           Effect.flatMap(Effect.mapError(lockIndex, failed("locking the directory")), (rows) => body(Number(rows[0]?.value ?? 0)))
         ).pipe(Effect.catchIf((error): error is SqlError => error instanceof SqlError, (error) => Effect.fail(failed("writing the directory")(error)))),
       commit: ({ change, record }) =>
-        Effect.all([
-          change.type === "deregistered" ? sql`DELETE FROM endpoints WHERE id = ${record.registration.id}` : upsert(record),
-          sql`INSERT INTO registry_changes (idx, type, service, endpoint_id, body)
-              VALUES (${change.index}, ${change.type}, ${change.service}, ${change.endpointId}, ${toBody(record)})`,
-          sql`UPDATE registry_state SET value = ${change.index} WHERE name = 'index'`
-        ], { discard: true }).pipe(Effect.mapError(failed(`saving change ${change.index} of endpoint ${change.endpointId}`))),
-      touch: (record) => upsert(record).pipe(Effect.asVoid, Effect.mapError(failed(`saving endpoint ${record.registration.id}`))),
+        Effect.flatMap(toBody(record), (body) =>
+          Effect.all([
+            change.type === "deregistered" ? sql`DELETE FROM endpoints WHERE id = ${record.registration.id}` : upsert(record, body),
+            sql`INSERT INTO registry_changes (idx, type, service, endpoint_id, body)
+                VALUES (${change.index}, ${change.type}, ${change.service}, ${change.endpointId}, ${body})`,
+            sql`UPDATE registry_state SET value = ${change.index} WHERE name = 'index'`
+          ], { discard: true }).pipe(Effect.mapError(failed(`saving change ${change.index} of endpoint ${change.endpointId}`)))),
+      touch: (record) =>
+        Effect.flatMap(toBody(record), (body) =>
+          upsert(record, body).pipe(Effect.asVoid, Effect.mapError(failed(`saving endpoint ${record.registration.id}`)))),
       get: (id) =>
         sql<{ service: string; body: string }>`SELECT service, body FROM endpoints WHERE id = ${id}`.pipe(
-          Effect.map((rows) => (rows[0] === undefined ? undefined : fromBody(rows[0].service, rows[0].body))),
-          Effect.mapError(failed(`reading endpoint ${id}`))
+          Effect.mapError(failed(`reading endpoint ${id}`)),
+          Effect.flatMap((rows) => (rows[0] === undefined ? Effect.succeed(undefined) : fromBody(rows[0].service, id, rows[0].body)))
         ),
       changesSince: (index, limit) =>
         sql<{ idx: number | string; type: RegistryChange["type"]; service: string; endpoint_id: string; body: string }>`
           SELECT idx, type, service, endpoint_id, body FROM registry_changes WHERE idx > ${index} ORDER BY idx LIMIT ${limit}`.pipe(
-          Effect.map((rows) =>
-            rows.map((row) => ({
-              change: { index: Number(row.idx), type: row.type, service: row.service, endpointId: row.endpoint_id },
-              record: fromBody(row.service, row.body)
-            }))
+          Effect.mapError(failed(`reading changes after ${index}`)),
+          Effect.flatMap((rows) =>
+            Effect.forEach(rows, (row) =>
+              Effect.map(fromBody(row.service, row.endpoint_id, row.body), (record) =>
+                record === undefined
+                  ? undefined
+                  : { change: { index: Number(row.idx), type: row.type, service: row.service, endpointId: row.endpoint_id }, record }))
           ),
-          Effect.mapError(failed(`reading changes after ${index}`))
+          Effect.map(present)
         ),
       trim: (keep) =>
         sql`DELETE FROM registry_changes WHERE idx <= (SELECT value FROM registry_state WHERE name = 'index') - ${keep}`.pipe(

@@ -5,10 +5,10 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { Forbidden, Unauthorized } from "../auth/errors.js"
-import { Authentication } from "../auth/middleware.js"
+import { RequireAdmin } from "../auth/middleware.js"
 import { groupApi } from "../shared/http-api.js"
 import { StorageError } from "../storage/errors.js"
-import { TaskNotFound, TaskNotRemovable } from "./errors.js"
+import { TaskInvalid, TaskNotFound, TaskNotRemovable } from "./errors.js"
 import { EventFired, Execution, RunRequested, SchedulerStatus, Task } from "./model.js"
 import { EventName, TaskSpec } from "./schema.js"
 import * as Operations from "./operations.js"
@@ -37,7 +37,7 @@ const ExecutionParams = Schema.Struct({
  */
 export class SchedulerApi extends HttpApiGroup.make("scheduler")
   .add(HttpApiEndpoint.get("list", "/v1/tasks").addSuccess(Schema.Array(Task)))
-  .add(HttpApiEndpoint.post("create", "/v1/tasks").setPayload(TaskSpec).addSuccess(Task, { status: 201 }))
+  .add(HttpApiEndpoint.post("create", "/v1/tasks").setPayload(TaskSpec).addSuccess(Task, { status: 201 }).addError(TaskInvalid))
   .add(HttpApiEndpoint.get("get", "/v1/tasks/:id").setPath(TaskPath).addSuccess(Task))
   .add(
     HttpApiEndpoint.del("remove", "/v1/tasks/:id")
@@ -62,7 +62,7 @@ export class SchedulerApi extends HttpApiGroup.make("scheduler")
   .addError(Unauthorized)
   .addError(Forbidden)
   .addError(StorageError)
-  .middleware(Authentication)
+  .middleware(RequireAdmin)
 {}
 
 /** Each route calls one operation, the same one the WebSocket command of that name calls. */

@@ -14,11 +14,24 @@ import { cronProblem } from "./cron.js"
 
 const optional = <A, I, R>(schema: Schema.Schema<A, I, R>) => Schema.optionalWith(schema, { exact: true })
 
-/** An instant on the wire: ISO 8601 text such as "2030-01-31T12:00:00Z". */
+const firstInstant = Date.UTC(1970, 0, 1)
+const lastInstant = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+
+/**
+ * An instant on the wire: ISO 8601 text such as "2030-01-31T12:00:00Z", from 1970 to the end of
+ * 9999. The bound keeps every date derived from it (plus a delay, a jitter, a retry) representable
+ * and written back as four-digit-year text that reads again.
+ */
 export const Instant = Schema.DateTimeUtc.annotations({
-  identifier: "Instant",
-  description: "An ISO 8601 instant such as \"2030-01-31T12:00:00Z\"",
   message: (issue) => `Expected an ISO 8601 instant such as "2030-01-31T12:00:00Z", found ${JSON.stringify(issue.actual)}`
+}).pipe(
+  Schema.filter((instant) =>
+    (instant.epochMillis >= firstInstant && instant.epochMillis <= lastInstant) ||
+    `Expected an instant from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z, found ${JSON.stringify(new Date(instant.epochMillis).toISOString())}`
+  )
+).annotations({
+  identifier: "Instant",
+  description: "An ISO 8601 instant such as \"2030-01-31T12:00:00Z\""
 })
 
 /** A task's name; it also names config-declared tasks, so it stays URL- and log-friendly. */

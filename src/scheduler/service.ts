@@ -43,7 +43,7 @@ export interface SchedulerService {
   /** Registers a task whose work is an Effect; it lives as long as the process. */
   readonly add: (definition: TaskDefinition) => Effect.Effect<Task, TaskInvalid | TaskExists>
   /** Creates a task from its declaration (kind `http`) and keeps it across restarts. */
-  readonly create: (spec: TaskSpec) => Effect.Effect<Task, StorageError>
+  readonly create: (spec: TaskSpec) => Effect.Effect<Task, StorageError | TaskInvalid>
   /**
    * Removes a task: its triggers stop, its runs are interrupted, its history is deleted.
    * `sources` limits what may be removed (the HTTP API passes `["api"]`); config tasks never are.
@@ -155,6 +155,9 @@ const make = Effect.gen(function*() {
       yield* store.putTask(
         { id: definition.id, spec: { ...definition.spec, triggers, enabled }, createdAt: definition.createdAt },
         yield* Clock.currentTimeMillis
+      ).pipe(
+        // The declaration was stored once already; what no longer reads back stays as it was.
+        Effect.catchTag("TaskInvalid", (error) => Effect.logError(`task ${definition.id} not saved: ${error.message}`))
       )
       yield* announce
     })

@@ -2,6 +2,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -9,6 +10,8 @@ import * as Stream from "effect/Stream"
 import { Cluster } from "../cluster/service.js"
 import { StorageError } from "../storage/errors.js"
 import { Notifications } from "../storage/notifications.js"
+import { storable } from "../shared/storable.js"
+import { TaskInvalid } from "./errors.js"
 import { Execution } from "./model.js"
 import { TaskSpec } from "./schema.js"
 
@@ -27,7 +30,8 @@ export interface StoredTask {
 export class SchedulerStore extends Context.Tag("miko/scheduler/SchedulerStore")<SchedulerStore, {
   /** Stored tasks; rows that no longer decode are reported and skipped. */
   readonly tasks: Effect.Effect<ReadonlyArray<StoredTask>, StorageError>
-  readonly putTask: (task: StoredTask, now: number) => Effect.Effect<void, StorageError>
+  /** Saves a task; one whose declaration would not read back is refused, and nothing is written. */
+  readonly putTask: (task: StoredTask, now: number) => Effect.Effect<void, StorageError | TaskInvalid>
   readonly removeTask: (id: string) => Effect.Effect<void, StorageError>
   /** Deletes the history of a task. */
   readonly forgetExecutions: (taskId: string) => Effect.Effect<void, StorageError>
@@ -67,7 +71,7 @@ interface ExecutionRow {
 }
 
 const decodeExecution = Schema.decodeUnknown(Execution)
-const encodeSpec = Schema.encodeSync(Schema.parseJson(TaskSpec))
+const encodeSpec = storable(Schema.parseJson(TaskSpec))
 const decodeSpec = Schema.decodeUnknownEither(Schema.parseJson(TaskSpec))
 
 const isoOf = (instant: DateTime.Utc) => new Date(DateTime.toEpochMillis(instant)).toISOString()
@@ -131,13 +135,13 @@ export const layerSql: Layer.Layer<SchedulerStore, never, SqlClient.SqlClient | 
     const { replicaId } = yield* Cluster
 
     const tasks = Effect.gen(function*() {
-      const rows = yield* sql<{ id: string; spec: string; created_at: string }>`
-        SELECT id, spec, created_at FROM scheduler_tasks ORDER BY created_at, id`
+      const rows = yield* sql<{ id: string; name: string; spec: string; created_at: string }>`
+        SELECT id, name, spec, created_at FROM scheduler_tasks ORDER BY created_at, id`
       const found: Array<StoredTask> = []
       for (const row of rows) {
         const spec = decodeSpec(row.spec)
         if (spec._tag === "Left") {
-          yield* Effect.logWarning(`skipping stored task ${row.id}: ${spec.left.message}`)
+          yield* Effect.logError(`skipping stored task ${row.id} (${row.name}): it no longer reads as a task: ${spec.left.message}`)
           continue
         }
         found.push({ id: row.id, spec: spec.right, createdAt: Date.parse(row.created_at) })
@@ -153,12 +157,16 @@ export const layerSql: Layer.Layer<SchedulerStore, never, SqlClient.SqlClient | 
     return SchedulerStore.of({
       tasks,
       putTask: (task, now) =>
-        sql`INSERT INTO scheduler_tasks (id, name, spec, created_at, updated_at)
-            VALUES (${task.id}, ${task.spec.name}, ${encodeSpec(task.spec)}, ${iso(task.createdAt)}, ${iso(now)})
-            ON CONFLICT (id) DO UPDATE SET name = excluded.name, spec = excluded.spec, updated_at = excluded.updated_at`.pipe(
-          Effect.asVoid,
-          Effect.mapError(storageError(`saving task ${task.id}`))
-        ),
+        Either.match(encodeSpec(task.spec), {
+          onLeft: (error) => Effect.fail(new TaskInvalid({ message: `the task would not read back as stored: ${error.message}` })),
+          onRight: (spec) =>
+            sql`INSERT INTO scheduler_tasks (id, name, spec, created_at, updated_at)
+                VALUES (${task.id}, ${task.spec.name}, ${spec}, ${iso(task.createdAt)}, ${iso(now)})
+                ON CONFLICT (id) DO UPDATE SET name = excluded.name, spec = excluded.spec, updated_at = excluded.updated_at`.pipe(
+              Effect.asVoid,
+              Effect.mapError(storageError(`saving task ${task.id}`))
+            )
+        }),
       removeTask: (id) =>
         sql`DELETE FROM scheduler_tasks WHERE id = ${id}`.pipe(Effect.asVoid, Effect.mapError(storageError(`removing task ${id}`))),
       forgetExecutions: (taskId) =>

@@ -7,7 +7,17 @@ const unitMillis = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } a
 const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g
 const whole = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/
 
-/** Parses "500ms", "15s", "1m30s", "2h" into milliseconds; `None` when the text is not a duration. */
+/**
+ * The longest duration Miko accepts anywhere: ten years. Every instant derived from a duration
+ * (a delay after now, a lease's end, a retry's wait) must stay a representable date, and no
+ * setting or task has a use for more.
+ */
+export const MAX_DURATION_MILLIS = 3650 * unitMillis.d
+
+/**
+ * Parses "500ms", "15s", "1m30s", "2h" into whole milliseconds; `None` when the text is not a
+ * duration. Rounded to the millisecond so that `formatMillis` writes back text this reads.
+ */
 export const parseMillis = (text: string): Option.Option<number> => {
   const trimmed = text.trim()
   if (!whole.test(trimmed)) return Option.none()
@@ -15,7 +25,7 @@ export const parseMillis = (text: string): Option.Option<number> => {
   for (const match of trimmed.matchAll(part)) {
     total += Number(match[1]) * unitMillis[match[2] as keyof typeof unitMillis]
   }
-  return Option.some(total)
+  return Option.some(Math.round(total))
 }
 
 /** Formats milliseconds back into the shortest text `parseMillis` reads. */
@@ -46,9 +56,19 @@ export const DurationString = Schema.transformOrFail(Schema.String, Schema.Durat
         ParseResult.fail(
           new ParseResult.Type(ast, text, `Expected a duration such as "500ms", "15s", "1m30s" or "2h", found ${JSON.stringify(text)}`)
         ),
-      onSome: (millis) => ParseResult.succeed(Duration.millis(millis))
+      onSome: (millis) =>
+        millis <= MAX_DURATION_MILLIS
+          ? ParseResult.succeed(Duration.millis(millis))
+          : ParseResult.fail(
+            new ParseResult.Type(ast, text, `Expected a duration of at most 3650d (ten years), found ${JSON.stringify(text)}`)
+          )
     }),
-  encode: (duration) => ParseResult.succeed(formatMillis(Duration.toMillis(duration)))
+  encode: (duration, _, ast) => {
+    const millis = Duration.toMillis(duration)
+    return Number.isFinite(millis) && millis >= 0 && millis <= MAX_DURATION_MILLIS
+      ? ParseResult.succeed(formatMillis(Math.round(millis)))
+      : ParseResult.fail(new ParseResult.Type(ast, duration, "Expected a duration from 0 to 3650d (ten years)"))
+  }
 }).annotations({
   identifier: "Duration",
   description: "A duration such as \"500ms\", \"15s\", \"1m30s\" or \"2h\"",

@@ -96,3 +96,63 @@ describe("configured tokens and roles", () => {
     expect((await api(`${miko.url}/readyz`)).status).toBe(200)
   })
 })
+
+describe("a route that needs a role answers 401 or 403 before it reads the request", () => {
+  let miko: Miko
+  const admin = "admin-secret-0123456789"
+  const reader = "reader-secret-0123456789"
+  beforeAll(async () => {
+    miko = await startMiko({
+      config: {
+        auth: {
+          tokens: [
+            { name: "ops", secret: admin, roles: ["admin"] },
+            { name: "reader", secret: reader, roles: ["internal"] }
+          ]
+        }
+      }
+    })
+  })
+  afterAll(async () => {
+    await miko.stop("SIGKILL")
+    cleanup(miko.dir)
+  })
+
+  // Bodies that would fail to decode, so a 400 would show the body was read before the role was checked.
+  const writes: ReadonlyArray<readonly [string, string, string, string]> = [
+    ["POST", "/v1/tasks", "admin", "{}"],
+    ["POST", "/v1/tasks", "admin", "{not json"],
+    ["PUT", "/v1/config/general.logLevel", "admin", "{}"],
+    ["POST", "/v1/config/reset", "admin", "{not json"],
+    ["DELETE", "/v1/config/no.such.key", "admin", ""],
+    ["POST", "/v1/tasks/x/run", "admin", ""],
+    ["POST", "/v1/events/bad name!", "admin", ""],
+    ["GET", "/v1/tasks/x/executions?limit=-4", "admin", ""],
+    ["GET", "/v1/cluster", "admin", ""],
+    ["POST", "/v1/services/web/endpoints", "register", "{}"],
+    ["POST", "/v1/services/web/endpoints", "register", "{not json"],
+    ["PUT", "/v1/services/web/endpoints/bad id!/heartbeat", "register", ""],
+    ["DELETE", "/v1/services/bad service!/endpoints/x", "register", ""]
+  ]
+
+  it.each(writes)("%s %s: anonymous 401, a token without the %s role 403", async (method, path, role, body) => {
+    const send = (token?: string) =>
+      api(`${miko.url}${path.replaceAll(" ", "%20")}`, {
+        method,
+        ...(token === undefined ? {} : { token }),
+        ...(body === "" ? {} : { body })
+      })
+    const anonymous = await send()
+    expect(anonymous.status).toBe(401)
+    expect(anonymous.body["error"]["message"]).toContain(`${role} role`)
+    const other = await send(reader)
+    expect(other.status).toBe(403)
+    expect(other.body["error"]["message"]).toContain(`lacks the ${role} role`)
+  })
+
+  it("the admin gets the body's problems", async () => {
+    const { status, body } = await api(`${miko.url}/v1/tasks`, { method: "POST", token: admin, body: {} })
+    expect(status).toBe(400)
+    expect(body["error"]["code"]).toBe("invalid_request")
+  })
+})
