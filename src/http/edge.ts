@@ -1,6 +1,5 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
-import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
@@ -10,6 +9,7 @@ import * as Schema from "effect/Schema"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import type * as HttpRouter from "@effect/platform/HttpRouter"
 import { ConfigService } from "../config/service.js"
+import { jsonBodyRequest, rejectionOf } from "./body.js"
 import { Lifecycle } from "./readiness.js"
 import { errorCode } from "../shared/api-error.js"
 
@@ -45,6 +45,9 @@ const fromFailure = (error: unknown, request: HttpServerRequest.HttpServerReques
       const text = issues.map((issue) => (issue.path.length > 0 ? `${issue.path.map(String).join(".")}: ` : "") + issue.message)
       return envelope(400, "invalid_request", text.join("; ") || "the request does not match the API")
     }
+    case "RequestError":
+    case "MultipartError":
+      return fromRequestError(error, request)
     case "RouteNotFound":
       return envelope(404, "not_found", `no route for ${request.method} ${request.url.split("?")[0]}`)
     default: {
@@ -55,28 +58,30 @@ const fromFailure = (error: unknown, request: HttpServerRequest.HttpServerReques
   }
 }
 
-const fromDefect = (defect: unknown) => {
-  if (!isTagged(defect) || defect._tag !== "RequestError") return undefined
-  const cause = (defect as { readonly cause?: unknown }).cause
-  const text = cause instanceof Error ? cause.message : String(cause)
-  return text.includes("maxBytes exceeded")
-    ? envelope(413, "payload_too_large", "the request body is larger than http.maxBodyBytes")
-    : envelope(400, "invalid_json", `the request body is not valid JSON: ${text}`)
-}
-
 /**
- * The API speaks JSON: a body sent without a content type, or with the form type that
- * `curl -d` picks by default, is read as JSON rather than as a form.
+ * Errors of the platform's request readers: a body refused by `jsonBodyRequest`, or a request
+ * that cannot be read or upgraded as asked. They are about what the client sent, hence a 4xx.
  */
-const asJson = (request: HttpServerRequest.HttpServerRequest) => {
-  const type = request.headers["content-type"]
-  return type === undefined || type.startsWith("application/x-www-form-urlencoded")
-    ? request.modify({ headers: { ...request.headers, "content-type": "application/json" } })
-    : request
+const fromRequestError = (error: Tagged, request: HttpServerRequest.HttpServerRequest) => {
+  const rejection = rejectionOf(error)
+  if (rejection !== undefined) return envelope(rejection.status, rejection.code, rejection.message)
+  // `Upgrade: websocket` without the rest of the handshake reaches the route as a plain request.
+  if (request.headers["upgrade"] !== undefined) {
+    return envelope(400, "invalid_request", "not a WebSocket handshake: send Connection: Upgrade, Upgrade: websocket and the Sec-WebSocket-* headers")
+  }
+  const description = (error as { readonly description?: unknown }).description
+  return envelope(400, "invalid_request", `the request could not be read${typeof description === "string" ? `: ${description}` : ""}`)
 }
 
+const isRequestError = (value: unknown): value is Tagged =>
+  isTagged(value) && (value._tag === "RequestError" || value._tag === "MultipartError")
+
+/** The HttpApi reads payloads with `Effect.orDie`: a body it could not read arrives as a defect. */
+const fromDefect = (request: HttpServerRequest.HttpServerRequest) => (defect: unknown) =>
+  isRequestError(defect) ? fromRequestError(defect, request) : undefined
+
 /**
- * The edge of the HTTP API: enforces the body limit and renders every failure as
+ * The edge of the HTTP API: reads bodies as JSON within the body limit (see ./body.ts) and renders every failure as
  * `{ "error": { "code", "message" } }` with the status its error class declares.
  * Only a failure nobody declared becomes a 500, and it is logged.
  */
@@ -93,13 +98,12 @@ export const layerEdge = HttpApiBuilder.middleware(
         return envelope(413, "payload_too_large", `the request body (${declared} bytes) is larger than http.maxBodyBytes (${maxBodyBytes})`)
       }
       const response = yield* app.pipe(
-        Effect.provideService(HttpServerRequest.HttpServerRequest, asJson(request)),
-        HttpIncomingMessage.withMaxBodySize(Option.some(maxBodyBytes)),
+        Effect.provideService(HttpServerRequest.HttpServerRequest, jsonBodyRequest(request, maxBodyBytes)),
         Effect.catchAllCause((cause) => {
           if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
           const rendered = Option.match(Cause.failureOption(cause), {
             onSome: (error) => fromFailure(error, request),
-            onNone: () => Option.match(Cause.dieOption(cause), { onSome: fromDefect, onNone: () => undefined })
+            onNone: () => Option.match(Cause.dieOption(cause), { onSome: fromDefect(request), onNone: () => undefined })
           })
           if (rendered !== undefined) return Effect.succeed(rendered)
           return Effect.as(
