@@ -59,13 +59,15 @@ type snapshot struct {
 	index    uint64
 	etag     string
 	services map[string]*serviceEntry
+	panic    []string // services served in panic mode, sorted
 }
 
 type serviceEntry struct {
-	endpoints   []Endpoint     // usable endpoints in Miko's order (passing first, heavier first)
-	passing     []int          // positions of passing endpoints in endpoints
-	zonePassing []int          // passing endpoints in the client's zone
-	rr          *atomic.Uint64 // round-robin position, kept across list updates
+	endpoints      []Endpoint     // usable endpoints in Miko's order (passing first, heavier first)
+	candidates     []int          // positions in endpoints that picks choose from: see setCandidates
+	zoneCandidates []int          // candidates in the client's zone
+	panic          bool           // no endpoint passes: the candidates are the others
+	rr             *atomic.Uint64 // round-robin position, kept across list updates
 }
 
 // New returns a Client for the Miko at address: a URL such as "http://127.0.0.1:8740" (a path
@@ -185,6 +187,16 @@ func (c *Client) Err() error {
 	return c.lastErr
 }
 
+// PanicServices lists, sorted, the services served in panic mode: none of their endpoints is
+// passing, so Pick and the HTTP client choose among the others. It is always empty with
+// WithStrict(true), where such services fail with ErrNoHealthyEndpoint instead.
+func (c *Client) PanicServices() []string {
+	if s := c.snap.Load(); s != nil {
+		return slices.Clone(s.panic)
+	}
+	return nil
+}
+
 // Ready waits until the client holds an endpoint list. Before the first list it returns the
 // error of the latest failed attempt (ErrUnreachable, ErrUnauthorized, …) once the first attempt
 // has ended, or the context's error.
@@ -260,9 +272,10 @@ func (c *Client) Endpoints(ctx context.Context, service string) ([]Endpoint, err
 }
 
 // Pick chooses a passing endpoint of the service by the client's strategy, skipping endpoints
-// that recently failed requests (unless every passing one did). Errors: *ServiceError wrapping
-// ErrUnknownService or ErrNoHealthyEndpoint; before the first list, ErrUnreachable or
-// ErrUnauthorized.
+// that recently failed requests (unless every passing one did). When none is passing it chooses
+// among the others (panic mode, see PanicServices) unless the client is strict (WithStrict).
+// Errors: *ServiceError wrapping ErrUnknownService or ErrNoHealthyEndpoint; before the first
+// list, ErrUnreachable or ErrUnauthorized.
 func (c *Client) Pick(ctx context.Context, service string) (Endpoint, error) {
 	e, err := c.entry(ctx, service)
 	if err != nil {
@@ -355,6 +368,7 @@ func (c *Client) watch() {
 		if changed {
 			c.breaker.onList(prev, next)
 			c.snap.Store(next)
+			c.logPanicChanges(prev, next)
 		}
 		c.mu.Lock()
 		c.stale, c.lastErr, c.lastUpdated = false, nil, time.Now()
@@ -367,6 +381,23 @@ func (c *Client) watch() {
 				return
 			}
 		}
+	}
+}
+
+// logPanicChanges logs services entering and leaving panic mode, once per change rather than per
+// request: the directory thinks a whole service is down, yet traffic still goes to it.
+func (c *Client) logPanicChanges(prev, next *snapshot) {
+	var before []string
+	if prev != nil {
+		before = prev.panic
+	}
+	entered := slices.DeleteFunc(slices.Clone(next.panic), func(s string) bool { return slices.Contains(before, s) })
+	left := slices.DeleteFunc(slices.Clone(before), func(s string) bool { return slices.Contains(next.panic, s) })
+	if len(entered) > 0 {
+		c.log.Warn("miko: no passing endpoint, choosing among the others (panic mode)", "services", entered)
+	}
+	if len(left) > 0 {
+		c.log.Info("miko: panic mode over", "services", left)
 	}
 }
 
@@ -432,16 +463,14 @@ func (c *Client) build(list *wireList, etag string) *snapshot {
 			if ep.Service == "" {
 				ep.Service = name
 			}
-			if ep.Passing() {
-				e.passing = append(e.passing, len(e.endpoints))
-				if c.cfg.zone != "" && ep.Zone == c.cfg.zone {
-					e.zonePassing = append(e.zonePassing, len(e.endpoints))
-				}
-			}
 			e.endpoints = append(e.endpoints, ep)
 		}
 		if len(e.endpoints) == 0 {
 			continue
+		}
+		c.setCandidates(e)
+		if e.panic {
+			s.panic = append(s.panic, name)
 		}
 		rr := c.counters[name]
 		if rr == nil {
@@ -452,7 +481,36 @@ func (c *Client) build(list *wireList, etag string) *snapshot {
 		e.rr = rr
 		s.services[name] = e
 	}
+	slices.Sort(s.panic)
 	return s
+}
+
+// setCandidates chooses what picks of e choose from: its passing endpoints. When none passes and
+// the client is not strict, all of them instead (panic mode): when Miko reports no endpoint of a
+// service passing, the fault may lie with the directory's view (checks that cannot reach the
+// fleet, leases that lapsed while Miko was away) rather than with the service, and a request to
+// an endpoint that may well be healthy beats a certain error. The strategy, weights and zones
+// apply to them as they would to passing ones.
+func (c *Client) setCandidates(e *serviceEntry) {
+	for i, ep := range e.endpoints {
+		if ep.Passing() {
+			e.candidates = append(e.candidates, i)
+		}
+	}
+	if len(e.candidates) == 0 && !c.cfg.strict {
+		e.panic = true
+		for i := range e.endpoints {
+			e.candidates = append(e.candidates, i)
+		}
+	}
+	if c.cfg.zone == "" {
+		return
+	}
+	for _, i := range e.candidates {
+		if e.endpoints[i].Zone == c.cfg.zone {
+			e.zoneCandidates = append(e.zoneCandidates, i)
+		}
+	}
 }
 
 func (c *Client) authorize(req *http.Request) {

@@ -15,9 +15,11 @@
 // LastUpdated.
 //
 // Lookups: Endpoints lists a service's endpoints; Pick chooses a passing one by the strategy
-// (RoundRobin by default, WeightedRandom, or ZoneFirst with WithZone). HTTPClient and Transport
-// send requests for "http://<service>/..." to a chosen endpoint and fail over to another one on
-// connection errors, timeouts and 502/503/504, marking the failed endpoint down for a cool-down.
+// (RoundRobin by default, WeightedRandom, or ZoneFirst with WithZone). When none is passing it
+// chooses among the others (panic mode, listed by PanicServices) unless WithStrict(true) is set,
+// which fails with ErrNoHealthyEndpoint instead. HTTPClient and Transport send requests for
+// "http://<service>/..." to a chosen endpoint and fail over to another one on connection errors,
+// timeouts and 502/503/504, marking the failed endpoint down for a cool-down.
 //
 // Register adds an endpoint to Miko and heartbeats it in the background until Deregister or
 // Close.

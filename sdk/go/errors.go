@@ -28,8 +28,9 @@ var (
 	// address kind). Wrapped in a *ServiceError naming the service.
 	ErrUnknownService = errors.New("miko: unknown service")
 
-	// ErrNoHealthyEndpoint: the service exists but none of its endpoints is passing. Wrapped in a
-	// *ServiceError naming the service.
+	// ErrNoHealthyEndpoint: the service exists but none of its endpoints is passing, and the client
+	// is strict (WithStrict); otherwise it chooses among the others. Wrapped in a *ServiceError
+	// naming the service.
 	ErrNoHealthyEndpoint = errors.New("miko: no healthy endpoint")
 
 	// ErrNotFound: Miko answered 404 for an endpoint (for example a heartbeat after Miko removed it).

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -154,7 +155,7 @@ func TestBreaker(t *testing.T) {
 }
 
 func TestNoHealthyEndpoint(t *testing.T) {
-	c := offlineClient(t)
+	c := offlineClient(t, WithStrict(true))
 	x := ep("s", "a", "10.0.0.1:80")
 	x.Status = StatusWarning
 	c.setList(t, 1, x)
@@ -162,6 +163,33 @@ func TestNoHealthyEndpoint(t *testing.T) {
 	var se *ServiceError
 	if !errors.Is(err, ErrNoHealthyEndpoint) || !errors.As(err, &se) || se.Service != "s" {
 		t.Fatalf("Pick: %v", err)
+	}
+	if got := c.PanicServices(); len(got) != 0 {
+		t.Fatalf("PanicServices with WithStrict(true): %v", got)
+	}
+}
+
+// With no passing endpoint the others are chosen (panic mode), zones as usual; one endpoint
+// passing again ends it.
+func TestPanicModeChoice(t *testing.T) {
+	c := offlineClient(t, WithZone("eu-1"))
+	far, near1, near2 := ep("s", "far", "10.0.0.1:80"), ep("s", "near1", "10.0.0.2:80"), ep("s", "near2", "10.0.0.3:80")
+	far.Zone, near1.Zone, near2.Zone = "us-1", "eu-1", "eu-1"
+	far.Status, near1.Status, near2.Status = StatusCritical, StatusWarning, StatusCritical
+	c.setList(t, 1, far, near1, near2, ep("ok", "x", "10.0.0.9:80"))
+	if got := countPicks(t, c, "s", 10); got["near1"] != 5 || got["near2"] != 5 {
+		t.Fatalf("panic picks: %v", got)
+	}
+	if got := c.PanicServices(); !slices.Equal(got, []string{"s"}) {
+		t.Fatalf("PanicServices: %v", got)
+	}
+	far.Status = StatusPassing
+	c.setList(t, 2, far, near1, near2, ep("ok", "x", "10.0.0.9:80"))
+	if got := countPicks(t, c, "s", 10); got["far"] != 10 {
+		t.Fatalf("picks once one passes: %v", got)
+	}
+	if got := c.PanicServices(); len(got) != 0 {
+		t.Fatalf("PanicServices after recovery: %v", got)
 	}
 }
 

@@ -48,6 +48,7 @@ type config struct {
 	tlsConfig      *tls.Config
 	transport      http.RoundTripper
 	logger         *slog.Logger
+	strict         bool
 }
 
 func defaultConfig() config {
@@ -174,4 +175,12 @@ func WithTransport(rt http.RoundTripper) Option {
 // endpoints marked down). By default nothing is logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
+}
+
+// WithStrict with true makes Pick and the HTTP client fail with ErrNoHealthyEndpoint when no
+// endpoint of a service is passing. By default they choose among the endpoints that are not
+// passing instead (panic mode, reported by PanicServices): a directory that marks a whole
+// service critical is not proof that every instance is down.
+func WithStrict(strict bool) Option {
+	return func(c *config) { c.strict = strict }
 }

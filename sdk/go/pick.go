@@ -7,15 +7,16 @@ import (
 	"time"
 )
 
-// choose picks an endpoint of e, preferring, in order: passing endpoints that are neither marked
-// down nor in exclude; passing ones not in exclude; passing ones not marked down; any passing one.
-// reused reports that the pick is one of exclude (every candidate was tried already).
+// choose picks one of e's candidates (its passing endpoints or, in panic mode, the others),
+// preferring, in order: candidates that are neither marked down nor in exclude; those not in
+// exclude; those not marked down; any. reused reports that the pick is one of exclude (every
+// candidate was tried already).
 func (c *Client) choose(service string, e *serviceEntry, exclude []string) (ep Endpoint, reused, ok bool) {
-	if len(e.passing) == 0 {
+	if len(e.candidates) == 0 {
 		return Endpoint{}, false, false
 	}
 	if len(exclude) == 0 && c.breaker.n.Load() == 0 {
-		return c.apply(e, e.passing, true), false, true
+		return c.apply(e, e.candidates, true), false, true
 	}
 	now := time.Now()
 	excluded := func(i int) bool {
@@ -35,20 +36,20 @@ func (c *Client) choose(service string, e *serviceEntry, exclude []string) (ep E
 	var buf [16]int
 	for t, keep := range tiers {
 		cands := buf[:0]
-		for _, i := range e.passing {
+		for _, i := range e.candidates {
 			if keep(i) {
 				cands = append(cands, i)
 			}
 		}
 		if len(cands) > 0 {
-			return c.apply(e, cands, len(cands) == len(e.passing)), t == 2, true
+			return c.apply(e, cands, len(cands) == len(e.candidates)), t == 2, true
 		}
 	}
-	return c.apply(e, e.passing, true), len(exclude) > 0, true
+	return c.apply(e, e.candidates, true), len(exclude) > 0, true
 }
 
 // apply runs the client's strategy over candidate positions (non-empty); all reports that cands
-// holds every passing endpoint.
+// holds every candidate of e.
 func (c *Client) apply(e *serviceEntry, cands []int, all bool) Endpoint {
 	switch c.cfg.strategy {
 	case WeightedRandom:
@@ -70,8 +71,8 @@ func (c *Client) apply(e *serviceEntry, cands []int, all bool) Endpoint {
 	case ZoneFirst:
 		if c.cfg.zone != "" {
 			if all {
-				if len(e.zonePassing) > 0 {
-					cands = e.zonePassing
+				if len(e.zoneCandidates) > 0 {
+					cands = e.zoneCandidates
 				}
 			} else {
 				var buf [16]int

@@ -470,8 +470,8 @@ func TestErrors(t *testing.T) {
 		}
 	})
 
-	t.Run("no healthy endpoint", func(t *testing.T) {
-		c := newClient(t, m, "")
+	t.Run("no healthy endpoint when strict", func(t *testing.T) {
+		c := newClient(t, m, "", miko.WithStrict(true))
 		m.register(t, svc("lapsed"), map[string]any{"publicAddress": "127.0.0.1:1", "ttl": "200ms"})
 		eventually(t, 10*time.Second, "the lease lapses", func() bool {
 			_, err := c.Pick(ctx, svc("lapsed"))

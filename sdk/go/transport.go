@@ -13,9 +13,10 @@ import (
 
 // Transport is an http.RoundTripper for URLs whose host names a service, such as
 // "http://hanami/orders?id=7". For every request it picks one of the service's passing endpoints
-// (by the client's strategy), rewrites the URL to that endpoint's address (keeping path and
-// query; an address's own path is prefixed; a URL address's scheme, or else the endpoint's
-// http/https protocol, replaces the request's scheme) and sends it with the underlying transport.
+// (by the client's strategy; in panic mode, as Pick does, one of the others), rewrites the URL to
+// that endpoint's address (keeping path and query; an address's own path is prefixed; a URL
+// address's scheme, or else the endpoint's http/https protocol, replaces the request's scheme)
+// and sends it with the underlying transport.
 //
 // Failover: when an attempt fails with a connection error, a timeout (WithAttemptTimeout) or a
 // 502/503/504 answer, the endpoint is marked down for the cool-down (WithCooldown) so later

@@ -55,7 +55,10 @@ export interface MikoClientService {
   readonly services: Effect.Effect<ReadonlyArray<string>, DirectoryError>
   /** Every endpoint Miko lists for the service (any status), passing first, heavier first. */
   readonly endpoints: (service: string) => Effect.Effect<ReadonlyArray<Endpoint>, LookupError>
-  /** A passing endpoint, chosen by the strategy, skipping endpoints marked down. */
+  /**
+   * A passing endpoint, chosen by the strategy, skipping endpoints marked down. When none is
+   * passing, one of the others (panic mode), unless the client is `strict`.
+   */
   readonly pick: (service: string) => Effect.Effect<PickedEndpoint, PickError>
   /** Reports an endpoint that failed outside this client: it is skipped for the cool-down. */
   readonly markDown: (endpoint: Endpoint) => Effect.Effect<void>
@@ -65,6 +68,11 @@ export interface MikoClientService {
   readonly lastUpdated: Effect.Effect<Option.Option<Date>>
   /** The change index of the list at hand. */
   readonly index: Effect.Effect<Option.Option<number>>
+  /**
+   * The services served in panic mode (sorted): none of their endpoints is passing, so `pick` and
+   * requests choose among the others. Always empty with `strict`, which fails them instead.
+   */
+  readonly panicServices: Effect.Effect<ReadonlyArray<string>>
   /** An `HttpClient` that sends `http://<service>/path` to the service's endpoints, with failover. Other URLs pass through. */
   readonly http: HttpClient.HttpClient.With<HttpClientError.HttpClientError | ResolveError>
   /** Gives any `HttpClient` the same resolution and failover. */
@@ -114,6 +122,36 @@ export interface Internals {
   readonly fetchPromise: (input: string | URL, init: RequestInit | undefined, runner: Runner) => Promise<Response>
 }
 
+/**
+ * Entering and leaving panic mode, once per change rather than per request: at debug level,
+ * as the refresh failures are (background work stays quiet; `panicServices` is the way to
+ * watch it).
+ */
+const logPanicChanges = (before: Snapshot | undefined, after: Snapshot) => {
+  const previous = new Set(before?.panic ?? [])
+  const current = new Set(after.panic)
+  const entered = after.panic.filter((name) => !previous.has(name))
+  const left = [...previous].filter((name) => !current.has(name))
+  return Effect.zipRight(
+    entered.length === 0 ? Effect.void : Effect.logDebug(`no passing endpoint, choosing among the others (panic mode): ${entered.join(", ")}`),
+    left.length === 0 ? Effect.void : Effect.logDebug(`panic mode over: ${left.join(", ")}`)
+  )
+}
+
+/** Why a lookup found nothing to choose: the service's statuses, or the address its endpoints lack. */
+const noHealthyEndpoint = (options: ResolvedOptions, service: string, entry: ServiceEntry) => {
+  const passing = entry.endpoints.filter((e) => e.status === "passing").length
+  const statuses = `its ${entry.endpoints.length} endpoints are ${[...new Set(entry.endpoints.map((e) => e.status))].join(" or ")}`
+  // Without `strict` a service with no passing endpoint is served in panic mode: it gets here
+  // only when none of its endpoints has an address the client can use.
+  const detail = passing > 0
+    ? `none of its ${passing} passing endpoints has a ${options.addressKind} address`
+    : options.strict
+    ? statuses
+    : `${statuses} and none has a ${options.addressKind} address`
+  return new NoHealthyEndpoint({ service, message: `service ${JSON.stringify(service)} has no healthy endpoint: ${detail}` })
+}
+
 /** Builds the client from checked options and its transports. */
 export const make = (options: ResolvedOptions, transport: ClientTransport): Effect.Effect<MikoClientService, never, Scope.Scope> =>
   Effect.map(makeWithInternals(options, transport), ({ service }) => service)
@@ -153,7 +191,8 @@ const makeWithInternals = (
         return true
       }
       // A new index, or a lower one after Miko's store was reset: either way, this list is the truth now.
-      const snapshot = buildSnapshot(list, options.addressKind)
+      const snapshot = buildSnapshot(list, options.addressKind, options.strict)
+      yield* logPanicChanges(before.snapshot, snapshot)
       yield* Effect.sync(() => {
         MutableRef.update(picker, (p) => ({ ...p, marks: clearMarks(p.marks, before.snapshot, snapshot, now) }))
         MutableRef.set(latest, snapshot)
@@ -208,14 +247,6 @@ const makeWithInternals = (
 
     // ---- Choosing an endpoint
 
-    const noHealthy = (service: string, entry: ServiceEntry) => {
-      const passing = entry.endpoints.filter((e) => e.status === "passing").length
-      const detail = passing > 0
-        ? `none of its ${passing} passing endpoints has a ${options.addressKind} address`
-        : `its ${entry.endpoints.length} endpoints are ${[...new Set(entry.endpoints.map((e) => e.status))].join(" or ")}`
-      return new NoHealthyEndpoint({ service, message: `service ${JSON.stringify(service)} has no healthy endpoint: ${detail}` })
-    }
-
     /** One choice among the entry's candidates, advancing the service's round-robin turn. Synchronous. */
     const chooseSync = (service: string, entry: ServiceEntry, tried: ReadonlySet<string> | undefined, now: number, random: number) => {
       const p = MutableRef.get(picker)
@@ -224,12 +255,12 @@ const makeWithInternals = (
       if (options.strategy !== "weighted-random") {
         MutableRef.set(picker, { marks: p.marks, turns: HashMap.set(p.turns, service, (turn + 1) % Number.MAX_SAFE_INTEGER) })
       }
-      return chosen ?? noHealthy(service, entry)
+      return chosen ?? noHealthyEndpoint(options, service, entry)
     }
 
     const chooseIn = (service: string, entry: ServiceEntry, tried: ReadonlySet<string> | undefined, random: number) =>
       Effect.clockWith((clock): Effect.Effect<Candidate, NoHealthyEndpoint> => {
-        if (entry.candidates.length === 0) return Effect.fail(noHealthy(service, entry))
+        if (entry.candidates.length === 0) return Effect.fail(noHealthyEndpoint(options, service, entry))
         const chosen = chooseSync(service, entry, tried, clock.unsafeCurrentTimeMillis(), random)
         return chosen instanceof NoHealthyEndpoint ? Effect.fail(chosen) : Effect.succeed(chosen)
       })
@@ -256,7 +287,7 @@ const makeWithInternals = (
       if (snapshot === undefined) return undefined
       const entry = snapshot.services.get(service)
       if (entry === undefined) return unknownService(service)
-      if (entry.candidates.length === 0) return noHealthy(service, entry)
+      if (entry.candidates.length === 0) return noHealthyEndpoint(options, service, entry)
       return chooseSync(service, entry, undefined, Date.now(), Math.random())
     }
 
@@ -300,6 +331,7 @@ const makeWithInternals = (
       stale: Effect.map(SubscriptionRef.get(state), (s) => s.snapshot === undefined || s.error !== undefined),
       lastUpdated: Effect.map(SubscriptionRef.get(state), (s) => Option.map(Option.fromNullable(s.updatedAt), (at) => new Date(at))),
       index: Effect.map(SubscriptionRef.get(state), (s) => Option.map(Option.fromNullable(s.snapshot), (snapshot) => snapshot.index)),
+      panicServices: Effect.sync(() => MutableRef.get(latest)?.panic ?? []),
       http,
       withFailover: (client) => failover.httpClient(client, true),
       fetch,
@@ -383,6 +415,7 @@ export class MikoClient extends Context.Tag("miko/sdk/MikoClient")<MikoClient, M
   static readonly services: Effect.Effect<ReadonlyArray<string>, DirectoryError, MikoClient> = Effect.flatMap(MikoClient, (client) => client.services)
   static readonly stale: Effect.Effect<boolean, never, MikoClient> = Effect.flatMap(MikoClient, (client) => client.stale)
   static readonly lastUpdated: Effect.Effect<Option.Option<Date>, never, MikoClient> = Effect.flatMap(MikoClient, (client) => client.lastUpdated)
+  static readonly panicServices: Effect.Effect<ReadonlyArray<string>, never, MikoClient> = Effect.flatMap(MikoClient, (client) => client.panicServices)
 
   static readonly endpoints = (service: string): Effect.Effect<ReadonlyArray<Endpoint>, LookupError, MikoClient> =>
     Effect.flatMap(MikoClient, (client) => client.endpoints(service))

@@ -12,7 +12,10 @@ export interface PickedEndpoint extends Endpoint {
   readonly address: string
 }
 
-/** An endpoint the client may send traffic to: passing, with an address of the client's kind. */
+/**
+ * An endpoint the client may send traffic to: one with an address of the client's kind that is
+ * passing or, in panic mode, any such endpoint of a service that has no passing one.
+ */
 export interface Candidate {
   readonly endpoint: Endpoint
   /** What `pick` answers for it, built once per list. */
@@ -28,12 +31,16 @@ export interface ServiceEntry {
   /** Every endpoint Miko lists for the service, in Miko's order (passing first, then heavier first). */
   readonly endpoints: ReadonlyArray<Endpoint>
   readonly candidates: ReadonlyArray<Candidate>
+  /** No endpoint is passing and the candidates are the others: the service is served in panic mode. */
+  readonly panic: boolean
 }
 
 /** One endpoint list, prepared for lookups. */
 export interface Snapshot {
   readonly index: number
   readonly services: ReadonlyMap<string, ServiceEntry>
+  /** The services served in panic mode, sorted. */
+  readonly panic: ReadonlyArray<string>
 }
 
 export const endpointKey = (endpoint: Endpoint): string => `${endpoint.service}/${endpoint.id}`
@@ -42,20 +49,42 @@ export const endpointKey = (endpoint: Endpoint): string => `${endpoint.service}/
 export const addressOf = (endpoint: Endpoint, kind: AddressKind): string | undefined =>
   kind === "internal" ? endpoint.internalAddress ?? endpoint.publicAddress : endpoint.publicAddress
 
-export const buildSnapshot = (list: EndpointList, kind: AddressKind): Snapshot => {
-  const services = new Map<string, ServiceEntry>()
-  for (const [name, endpoints] of Object.entries(list.services)) {
-    const candidates: Array<Candidate> = []
-    for (const endpoint of endpoints) {
-      if (endpoint.status !== "passing") continue
-      const address = addressOf(endpoint, kind)
-      const target = address === undefined ? undefined : httpTarget(address, endpoint.protocol)
-      if (address === undefined || target === undefined) continue
-      candidates.push({ endpoint, picked: { ...endpoint, address }, key: endpointKey(endpoint), address, target })
-    }
-    services.set(name, { endpoints, candidates })
+/** The endpoints the client can address, whatever their status, in Miko's order. */
+const addressable = (endpoints: ReadonlyArray<Endpoint>, kind: AddressKind): ReadonlyArray<Candidate> => {
+  const candidates: Array<Candidate> = []
+  for (const endpoint of endpoints) {
+    const address = addressOf(endpoint, kind)
+    const target = address === undefined ? undefined : httpTarget(address, endpoint.protocol)
+    if (address === undefined || target === undefined) continue
+    candidates.push({ endpoint, picked: { ...endpoint, address }, key: endpointKey(endpoint), address, target })
   }
-  return { index: list.index, services }
+  return candidates
+}
+
+/**
+ * A service's candidates: its passing endpoints. When none passes, and the client is not
+ * `strict`, its other endpoints instead (panic mode): when Miko reports no endpoint of a service
+ * passing, the fault may lie with the directory's view (checks that cannot reach the fleet, leases
+ * that lapsed while Miko was away) rather than with the service, and a request to an endpoint that
+ * may well be healthy beats a certain error. The strategy, weights and zones apply to them as they
+ * would to passing ones.
+ */
+const entryFor = (endpoints: ReadonlyArray<Endpoint>, kind: AddressKind, strict: boolean): ServiceEntry => {
+  const usable = addressable(endpoints, kind)
+  const passing = usable.filter((c) => c.endpoint.status === "passing")
+  if (passing.length > 0 || strict || usable.length === 0) return { endpoints, candidates: passing, panic: false }
+  return { endpoints, candidates: usable, panic: true }
+}
+
+export const buildSnapshot = (list: EndpointList, kind: AddressKind, strict: boolean): Snapshot => {
+  const services = new Map<string, ServiceEntry>()
+  const panic: Array<string> = []
+  for (const [name, endpoints] of Object.entries(list.services)) {
+    const entry = entryFor(endpoints, kind, strict)
+    services.set(name, entry)
+    if (entry.panic) panic.push(name)
+  }
+  return { index: list.index, services, panic: panic.sort() }
 }
 
 /** A circuit-breaker mark: the endpoint failed a request and is skipped until `until`. */
@@ -115,10 +144,11 @@ const prefer = (pool: ReadonlyArray<Candidate>, keep: (candidate: Candidate) => 
 }
 
 /**
- * Chooses among a service's passing endpoints: untried ones first, then those not marked down
- * (when every one is marked down they are tried anyway, rather than failing the request), then
- * those with a weight above 0 (weight 0 drains an endpoint: used only when nothing else is left),
- * then, for `zone-first`, those in the client's zone; among what is left, by the strategy.
+ * Chooses among a service's candidates (its passing endpoints, or in panic mode the others):
+ * untried ones first, then those not marked down (when every one is marked down they are tried
+ * anyway, rather than failing the request), then those with a weight above 0 (weight 0 drains an
+ * endpoint: used only when nothing else is left), then, for `zone-first`, those in the client's
+ * zone; among what is left, by the strategy.
  */
 export const choose = (entry: ServiceEntry, input: ChooseInput): Candidate | undefined => {
   let pool = entry.candidates

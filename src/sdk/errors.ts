@@ -49,7 +49,10 @@ export class UnknownService extends Schema.TaggedError<UnknownService>()("Unknow
   message: Schema.String
 }) {}
 
-/** The service is listed, but none of its endpoints is passing (with an address of the client's kind). */
+/**
+ * The service is listed, but none of its endpoints is passing (with an address of the client's
+ * kind) and the client is `strict`; without `strict`, only when none has an address of its kind.
+ */
 export class NoHealthyEndpoint extends Schema.TaggedError<NoHealthyEndpoint>()("NoHealthyEndpoint", {
   service: Schema.String,
   message: Schema.String

@@ -65,6 +65,12 @@ export interface MikoClientOptions {
   readonly attemptTimeout?: DurationOption | undefined
   /** TLS settings; without them the platform's `fetch` and its defaults are used. */
   readonly tls?: TlsOptions | undefined
+  /**
+   * `true` fails a lookup with `NoHealthyEndpoint` when no endpoint of the service is passing.
+   * Default `false`: panic mode, where the client then chooses among the endpoints that are not
+   * passing, as the strategy would among passing ones (see `panicServices`).
+   */
+  readonly strict?: boolean | undefined
 }
 
 /** The options with defaults applied and checked. */
@@ -84,6 +90,7 @@ export interface ResolvedOptions {
   readonly maxAttempts: number
   readonly attemptTimeout: Duration.Duration | undefined
   readonly tls: TlsOptions | undefined
+  readonly strict: boolean
 }
 
 const unitMillis: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
@@ -139,6 +146,8 @@ export const resolveOptions = (options: MikoClientOptions = {}): Effect.Effect<R
     const services = options.services ?? []
     const badService = services.find((name) => !isServiceName(name))
     if (badService !== undefined) return yield* invalid("services", `${JSON.stringify(badService)} is not a service name (a DNS label)`)
+    const strict = options.strict ?? false
+    if (typeof strict !== "boolean") return yield* invalid("strict", `expected true or false, found ${JSON.stringify(strict)}`)
     const maxAttempts = options.maxAttempts ?? 3
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1) return yield* invalid("maxAttempts", `expected a whole number of at least 1, found ${maxAttempts}`)
 
@@ -167,6 +176,7 @@ export const resolveOptions = (options: MikoClientOptions = {}): Effect.Effect<R
       cooldown,
       maxAttempts,
       attemptTimeout: Duration.toMillis(attemptTimeout) > 0 ? attemptTimeout : undefined,
-      tls: options.tls
+      tls: options.tls,
+      strict
     } satisfies ResolvedOptions
   })

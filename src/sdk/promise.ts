@@ -37,7 +37,10 @@ export interface MikoPromiseClient {
   readonly services: () => Promise<ReadonlyArray<string>>
   /** Every endpoint Miko lists for the service; rejects with `UnknownService` when it lists none. */
   readonly endpoints: (service: string) => Promise<ReadonlyArray<Endpoint>>
-  /** A passing endpoint by the strategy; rejects with `UnknownService` or `NoHealthyEndpoint`. */
+  /**
+   * A passing endpoint by the strategy (when none is passing, one of the others, unless `strict`);
+   * rejects with `UnknownService` or `NoHealthyEndpoint`.
+   */
   readonly pick: (service: string) => Promise<PickedEndpoint>
   /**
    * `fetch`, where `http://<service>/path` goes to a passing endpoint of the service and idempotent
@@ -55,6 +58,8 @@ export interface MikoPromiseClient {
   readonly stale: () => boolean
   /** When Miko last confirmed the list. */
   readonly lastUpdated: () => Date | undefined
+  /** The services served in panic mode (no passing endpoint, so the others are chosen), sorted; empty with `strict`. */
+  readonly panicServices: () => ReadonlyArray<string>
   /** Deregisters the client's registrations and stops all background work. */
   readonly close: () => Promise<void>
 }
@@ -146,6 +151,7 @@ export const createClient = (options: MikoClientOptions = {}): MikoPromiseClient
     markDown: (endpoint) => peek((client) => client.markDown(endpoint), undefined),
     stale: () => peek((client) => client.stale, true),
     lastUpdated: () => Option.getOrUndefined(peek((client) => client.lastUpdated, Option.none())),
+    panicServices: () => peek((client) => client.panicServices, []),
     close: () => {
       closing ??= Promise.all([...registrations].map((scope) => runtime.runPromise(Scope.close(scope, Exit.void))))
         .then(() => runtime.dispose())

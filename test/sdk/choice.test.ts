@@ -25,7 +25,7 @@ const endpoint = (id: string, extra: Partial<Endpoint> = {}): Endpoint => ({
 })
 
 const list = (index: number, endpoints: ReadonlyArray<Endpoint>): EndpointList => ({ index, services: { web: endpoints } })
-const entryOf = (endpoints: ReadonlyArray<Endpoint>): ServiceEntry => buildSnapshot(list(1, endpoints), "public").services.get("web")!
+const entryOf = (endpoints: ReadonlyArray<Endpoint>): ServiceEntry => buildSnapshot(list(1, endpoints), "public", false).services.get("web")!
 
 const input = (extra: Partial<ChooseInput> = {}): ChooseInput => ({
   strategy: "round-robin",
@@ -89,12 +89,29 @@ describe("choosing an endpoint", () => {
     const { publicAddress: _, ...internalOnly } = { ...endpoint("web-4"), internalAddress: "10.1.0.4:80" }
     const mixed = buildSnapshot(
       list(1, [endpoint("web-1", { status: "critical" }), endpoint("web-2", { status: "warning" }), endpoint("web-3"), internalOnly]),
-      "public"
+      "public",
+      false
     ).services.get("web")!
     expect(mixed.endpoints).toHaveLength(4)
     expect(mixed.candidates.map((c) => c.endpoint.id)).toEqual(["web-3"])
-    const internal = buildSnapshot(list(1, [endpoint("web-3"), { ...endpoint("web-4"), internalAddress: "10.1.0.4:80" }]), "internal").services.get("web")!
+    expect(mixed.panic).toBe(false)
+    const internal = buildSnapshot(list(1, [endpoint("web-3"), { ...endpoint("web-4"), internalAddress: "10.1.0.4:80" }]), "internal", false).services.get("web")!
     expect(internal.candidates.map((c) => c.address)).toEqual(["http://10.0.0.3:8080", "10.1.0.4:80"])
+  })
+
+  it("with no passing endpoint, the others with an address are candidates (panic mode), unless strict", () => {
+    const { publicAddress: _, ...internalOnly } = { ...endpoint("web-4", { status: "critical" }), internalAddress: "10.1.0.4:80" }
+    const down = list(1, [endpoint("web-1", { status: "critical" }), endpoint("web-2", { status: "warning" }), internalOnly])
+    const panicking = buildSnapshot(down, "public", false)
+    expect(panicking.panic).toEqual(["web"])
+    expect(panicking.services.get("web")!.panic).toBe(true)
+    expect(panicking.services.get("web")!.candidates.map((c) => c.endpoint.id)).toEqual(["web-1", "web-2"])
+    const strict = buildSnapshot(down, "public", true)
+    expect(strict.panic).toEqual([])
+    expect(strict.services.get("web")!.candidates).toEqual([])
+    // Zone and weights apply to them as usual.
+    const zoned = entryOf([endpoint("web-1", { status: "critical", zone: "eu-1" }), endpoint("web-2", { status: "critical", zone: "eu-2", weight: 0 }), endpoint("web-3", { status: "critical", zone: "eu-2" })])
+    expect([0, 1, 2].map((turn) => choose(zoned, input({ strategy: "zone-first", zone: "eu-2", turn }))!.endpoint.id)).toEqual(["web-3", "web-3", "web-3"])
   })
 
   it("weight 0 drains an endpoint: it is chosen only when nothing else is left", () => {
@@ -141,24 +158,24 @@ describe("choosing an endpoint", () => {
 
 describe("circuit-breaker marks and new lists", () => {
   const marked = mark(HashMap.empty(), endpoint("web-1"), 10_000)
-  const before = buildSnapshot(list(1, [endpoint("web-1"), endpoint("web-2")]), "public")
+  const before = buildSnapshot(list(1, [endpoint("web-1"), endpoint("web-2")]), "public", false)
 
   it("an unrelated change keeps the mark of an endpoint that was already passing", () => {
-    const next = buildSnapshot(list(2, [endpoint("web-1"), endpoint("web-2"), endpoint("web-3")]), "public")
+    const next = buildSnapshot(list(2, [endpoint("web-1"), endpoint("web-2"), endpoint("web-3")]), "public", false)
     expect(HashMap.size(clearMarks(marked, before, next, 1_000))).toBe(1)
   })
 
   it("news of it passing again clears the mark: a status change to passing, or a newer lastSeenAt", () => {
-    const critical = buildSnapshot(list(2, [endpoint("web-1", { status: "critical" }), endpoint("web-2")]), "public")
+    const critical = buildSnapshot(list(2, [endpoint("web-1", { status: "critical" }), endpoint("web-2")]), "public", false)
     expect(HashMap.size(clearMarks(marked, before, critical, 1_000))).toBe(1)
-    const passingAgain = buildSnapshot(list(3, [endpoint("web-1"), endpoint("web-2")]), "public")
+    const passingAgain = buildSnapshot(list(3, [endpoint("web-1"), endpoint("web-2")]), "public", false)
     expect(HashMap.size(clearMarks(marked, critical, passingAgain, 1_000))).toBe(0)
-    const heardFrom = buildSnapshot(list(3, [endpoint("web-1", { lastSeenAt: "2025-01-01T00:00:05.000Z" }), endpoint("web-2")]), "public")
+    const heardFrom = buildSnapshot(list(3, [endpoint("web-1", { lastSeenAt: "2025-01-01T00:00:05.000Z" }), endpoint("web-2")]), "public", false)
     expect(HashMap.size(clearMarks(marked, before, heardFrom, 1_000))).toBe(0)
   })
 
   it("drops marks of endpoints that left the list and marks whose cool-down ended", () => {
-    const gone = buildSnapshot(list(2, [endpoint("web-2")]), "public")
+    const gone = buildSnapshot(list(2, [endpoint("web-2")]), "public", false)
     expect(HashMap.size(clearMarks(marked, before, gone, 1_000))).toBe(0)
     expect(HashMap.size(clearMarks(marked, before, before, 10_000))).toBe(0)
   })
@@ -170,7 +187,7 @@ describe("options", () => {
       const resolved = yield* resolveOptions({}).pipe(
         Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["MIKO_ADDRESS", "127.0.0.1:9999"], ["MIKO_TOKEN", "secret-token"]])))
       )
-      expect(resolved).toMatchObject({ address: "http://127.0.0.1:9999", token: "secret-token", addressKind: "public", strategy: "round-robin", maxAttempts: 3 })
+      expect(resolved).toMatchObject({ address: "http://127.0.0.1:9999", token: "secret-token", addressKind: "public", strategy: "round-robin", maxAttempts: 3, strict: false })
       expect(Duration.toMillis(resolved.cooldown)).toBe(10_000)
       const noToken = yield* resolveOptions({ token: "", zone: "eu-1", attemptTimeout: 0, wait: "1m30s" }).pipe(
         Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["MIKO_ADDRESS", "127.0.0.1:9999"], ["MIKO_TOKEN", "secret-token"]])))
@@ -190,5 +207,7 @@ describe("options", () => {
       expect(timeout).toMatchObject({ _tag: "InvalidMikoOptions", option: "timeout" })
       const attempts = yield* Effect.flip(resolveOptions({ address: "127.0.0.1:1", maxAttempts: 0 }))
       expect(attempts).toMatchObject({ _tag: "InvalidMikoOptions", option: "maxAttempts" })
+      const strict = yield* Effect.flip(resolveOptions({ address: "127.0.0.1:1", strict: "yes" as unknown as boolean }))
+      expect(strict).toMatchObject({ _tag: "InvalidMikoOptions", option: "strict" })
     }))
 })

@@ -203,10 +203,10 @@ describe("bad input", () => {
     await expect(c.register("web", { publicAddress: "http://127.0.0.1:1" })).rejects.toMatchObject({ _tag: "MikoUnauthorized" })
   })
 
-  it("a service whose endpoints all fail their checks is NoHealthyEndpoint", async () => {
+  it("with strict, a service whose endpoints all fail their checks is NoHealthyEndpoint", async () => {
     // A new check starts critical: the endpoint takes no traffic until it passes once.
     await registerVia(miko, "sick", { id: "sick-1", publicAddress: "http://127.0.0.1:9", check: { tcp: "127.0.0.1:9", interval: "1m" } })
-    const c = client({ address: miko.url })
+    const c = client({ address: miko.url, strict: true })
     await expect(c.pick("sick")).rejects.toMatchObject({ _tag: "NoHealthyEndpoint", service: "sick" })
     await expect(c.fetch("http://sick/")).rejects.toMatchObject({ _tag: "NoHealthyEndpoint" })
     expect((await c.endpoints("sick"))[0]).toMatchObject({ id: "sick-1", status: "critical" })

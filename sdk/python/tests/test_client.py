@@ -193,14 +193,14 @@ def test_strategies_against_real_endpoints(
         assert len(set(picks)) == 3 and picks[:3] == picks[3:]
 
 
-def test_no_healthy_endpoint_names_the_service(
+def test_strict_no_healthy_endpoint_names_the_service(
     miko_server: MikoServer, backend: Callable[[str], Backend], service: str
 ) -> None:
     server = backend("checked")
     server.kill()
     # A new active check starts critical: listed, but not passing.
     miko_server.register(service, publicAddress=server.url, check={"tcp": server.address, "interval": "1m"})
-    with miko_client(miko_server.url) as client:
+    with miko_client(miko_server.url, strict=True) as client:
         assert eventually(lambda: client.endpoints(service))[0].status == "critical"
         with pytest.raises(miko.NoHealthyEndpoint) as error:
             client.pick(service)

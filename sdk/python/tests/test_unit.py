@@ -81,7 +81,7 @@ def test_zone_first_prefers_the_zone_and_falls_back() -> None:
 
 
 def test_unknown_service_and_no_healthy_endpoint() -> None:
-    d = directory()
+    d = directory(strict=True)
     d.apply(1, {"web": [ep("a", status="critical")]})
     with pytest.raises(miko.UnknownService) as unknown:
         d.pick("nope")
@@ -89,6 +89,29 @@ def test_unknown_service_and_no_healthy_endpoint() -> None:
     with pytest.raises(miko.NoHealthyEndpoint) as none:
         d.pick("web")
     assert none.value.service == "web" and "web" in str(none.value)
+
+
+def test_panic_mode_chooses_among_non_passing_endpoints_unless_strict() -> None:
+    d = directory(strategy="zone_first", zone="eu-1")
+    down = [
+        ep("far", zone="us-1", status="critical"),
+        ep("near-1", zone="eu-1", status="warning"),
+        ep("near-2", zone="eu-1", status="critical"),
+        ep("drained", zone="eu-1", status="critical", weight=0),
+    ]
+    d.apply(1, {"web": down, "ok": [ep("x", service="ok")]})
+    # Zone and weights apply as usual among the non-passing endpoints.
+    assert {d.pick("web").endpoint.id for _ in range(10)} == {"near-1", "near-2"}
+    assert d.panic_services == ["web"]
+    # One endpoint passing again: only it is chosen, and the panic is over.
+    d.apply(2, {"web": [ep("far", zone="us-1"), *down[1:]]})
+    assert {d.pick("web").endpoint.id for _ in range(10)} == {"far"}
+    assert d.panic_services == []
+    strict = directory(strict=True)
+    strict.apply(1, {"web": down})
+    with pytest.raises(miko.NoHealthyEndpoint):
+        strict.pick("web")
+    assert strict.panic_services == []
 
 
 def test_public_mode_ignores_internal_only_endpoints() -> None:

@@ -65,6 +65,7 @@ class AsyncClient:
         verify: VerifyTypes = True,
         cert: CertTypes = None,
         services: Sequence[str] | None = None,
+        strict: bool = False,
     ) -> None:
         options = Options.build(
             address,
@@ -80,6 +81,7 @@ class AsyncClient:
             verify=verify,
             cert=cert,
             services=services,
+            strict=strict,
         )
         self._options = options
         self._directory = Directory(
@@ -87,6 +89,7 @@ class AsyncClient:
             strategy=options.strategy,
             zone=options.zone,
             cooldown=options.cooldown,
+            strict=options.strict,
         )
         common: dict[str, Any] = {
             "base_url": options.address,
@@ -193,6 +196,11 @@ class AsyncClient:
     @property
     def last_error(self) -> MikoError | None:
         return self._directory.last_error
+
+    @property
+    def panic_services(self) -> list[str]:
+        """See :attr:`Client.panic_services`."""
+        return self._directory.panic_services
 
     # ----- discovery -------------------------------------------------------------------
 

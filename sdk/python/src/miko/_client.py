@@ -102,6 +102,9 @@ class Client:
             ``ssl.SSLContext``; used for Miko and, by default, for the services.
         cert: client certificate for mutual TLS: a file, or ``(certfile, keyfile[, password])``.
         services: watch only these services (default: all).
+        strict: when no endpoint of a service is passing, raise
+            :class:`~miko.NoHealthyEndpoint` instead of choosing among the others (panic
+            mode, the default; see :attr:`panic_services`).
     """
 
     def __init__(
@@ -120,6 +123,7 @@ class Client:
         verify: VerifyTypes = True,
         cert: CertTypes = None,
         services: Sequence[str] | None = None,
+        strict: bool = False,
     ) -> None:
         options = Options.build(
             address,
@@ -135,6 +139,7 @@ class Client:
             verify=verify,
             cert=cert,
             services=services,
+            strict=strict,
         )
         self._options = options
         self._directory = Directory(
@@ -142,6 +147,7 @@ class Client:
             strategy=options.strategy,
             zone=options.zone,
             cooldown=options.cooldown,
+            strict=options.strict,
         )
         common: dict[str, Any] = {
             "base_url": options.address,
@@ -259,6 +265,12 @@ class Client:
         """Why the last attempt to refresh failed; ``None`` after a success."""
         return self._directory.last_error
 
+    @property
+    def panic_services(self) -> list[str]:
+        """The services served in panic mode, sorted: none of their endpoints is passing, so
+        picks and requests choose among the others. Always empty with ``strict=True``."""
+        return self._directory.panic_services
+
     # ----- discovery -------------------------------------------------------------------
 
     def services(self) -> list[str]:
@@ -273,7 +285,8 @@ class Client:
         return self._directory.endpoints(service)
 
     def pick(self, service: str) -> Endpoint:
-        """A passing endpoint chosen by the strategy, skipping endpoints cooling down.
+        """A passing endpoint chosen by the strategy, skipping endpoints cooling down; when
+        none is passing, one of the others (panic mode), unless the client is ``strict``.
 
         Raises :class:`~miko.UnknownService` or :class:`~miko.NoHealthyEndpoint`."""
         self.wait_ready()

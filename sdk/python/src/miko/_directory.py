@@ -7,6 +7,7 @@ several threads.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import time
@@ -21,6 +22,8 @@ from ._errors import MikoError, NoHealthyEndpoint, UnknownService
 from ._models import AddressKind, Endpoint, Strategy
 
 __all__ = ["Directory", "Target", "read_list"]
+
+logger = logging.getLogger("miko")
 
 _HTTPS_SCHEMES = {"https", "wss"}
 _URL_CACHE_SIZE = 1024
@@ -100,44 +103,78 @@ class _Snapshot:
     index: int
     # Every endpoint usable with the client's address kind, in Miko's order.
     endpoints: Mapping[str, tuple[Endpoint, ...]]
-    # Passing endpoints with a usable address; positive weights only, unless all are zero.
+    # What picks choose from: passing endpoints with a usable address or, in panic mode, the
+    # others; positive weights only, unless all are zero.
     targets: Mapping[str, tuple[Target, ...]]
     by_key: Mapping[tuple[str, str], Endpoint]
     # Services Miko lists, none of whose endpoints has an address of the client's kind.
     unaddressable: frozenset[str]
+    # Services with no passing endpoint whose targets are the others (panic mode).
+    panic: frozenset[str]
 
 
-def _build(index: int, services: Mapping[str, Any], kind: AddressKind) -> _Snapshot:
+def _targets(usable: list[Endpoint], kind: AddressKind, strict: bool) -> tuple[tuple[Target, ...], bool]:
+    """A service's targets, and whether they are chosen in panic mode.
+
+    The passing endpoints; when none passes and the client is not ``strict``, the others
+    instead. When Miko reports no endpoint of a service passing, the fault may lie with the
+    directory's view (checks that cannot reach the fleet, leases that lapsed while Miko was
+    away) rather than with the service, and a request to an endpoint that may well be healthy
+    beats a certain error. Weights, zones and the strategy apply to them as to passing ones.
+    """
+    parsed = (Target.parse(endpoint, endpoint.address(kind) or "") for endpoint in usable)
+    reachable = [target for target in parsed if target is not None]
+    passing = [target for target in reachable if target.endpoint.passing]
+    panic = not passing and not strict and bool(reachable)
+    chosen = reachable if panic else passing
+    weighted = [t for t in chosen if t.endpoint.weight > 0]
+    return tuple(weighted or chosen), panic
+
+
+def _build(index: int, services: Mapping[str, Any], kind: AddressKind, strict: bool) -> _Snapshot:
     endpoints: dict[str, tuple[Endpoint, ...]] = {}
     targets: dict[str, tuple[Target, ...]] = {}
     by_key: dict[tuple[str, str], Endpoint] = {}
     unaddressable: set[str] = set()
+    panic: set[str] = set()
     for name, items in services.items():
         if not isinstance(items, list):
             continue
         usable: list[Endpoint] = []
-        passing: list[Target] = []
         for item in items:
             if not isinstance(item, dict):
                 continue
             endpoint = Endpoint.from_json(item, name)
-            address = endpoint.address(kind)
-            if address is None:
+            if endpoint.address(kind) is None:
                 continue
             usable.append(endpoint)
             by_key[(endpoint.service, endpoint.id)] = endpoint
-            if endpoint.passing:
-                target = Target.parse(endpoint, address)
-                if target is not None:
-                    passing.append(target)
         endpoints[name] = tuple(usable)
         if items and not usable:
             unaddressable.add(name)
-        weighted = [t for t in passing if t.endpoint.weight > 0]
-        targets[name] = tuple(weighted or passing)
+        targets[name], in_panic = _targets(usable, kind, strict)
+        if in_panic:
+            panic.add(name)
     return _Snapshot(
-        index=index, endpoints=endpoints, targets=targets, by_key=by_key, unaddressable=frozenset(unaddressable)
+        index=index,
+        endpoints=endpoints,
+        targets=targets,
+        by_key=by_key,
+        unaddressable=frozenset(unaddressable),
+        panic=frozenset(panic),
     )
+
+
+def _log_panic_changes(previous: _Snapshot | None, snapshot: _Snapshot) -> None:
+    """Entering and leaving panic mode, once per change rather than per request: the directory
+    thinks a whole service is down, yet traffic still flows to it."""
+    before = frozenset() if previous is None else previous.panic
+    entered = sorted(snapshot.panic - before)
+    left = sorted(before - snapshot.panic)
+    if entered:
+        logger.warning("miko: no passing endpoint, choosing among the others (panic mode): %s", ", ".join(entered))
+    if left:
+        logger.info("miko: panic mode over: %s", ", ".join(left))
 
 
 class Directory:
@@ -150,9 +187,11 @@ class Directory:
         strategy: Strategy,
         zone: str | None,
         cooldown: float,
+        strict: bool = False,
         rng: random.Random | None = None,
     ) -> None:
         self._kind: AddressKind = address_kind
+        self._strict = strict
         self._strategy: Strategy = strategy
         self._zone = zone
         self._cooldown = cooldown
@@ -181,13 +220,19 @@ class Directory:
         """True until a first list arrived, and while Miko cannot be reached."""
         return self._snapshot is None or self._failing
 
+    @property
+    def panic_services(self) -> list[str]:
+        """The services served in panic mode, sorted (always none when strict)."""
+        snapshot = self._snapshot
+        return [] if snapshot is None else sorted(snapshot.panic)
+
     def failed(self, error: MikoError) -> None:
         self.last_error = error
         self._failing = True
 
     def apply(self, index: int, services: Mapping[str, Any]) -> None:
         """Takes a new list: a later index, or any index after Miko's history was reset."""
-        snapshot = _build(index, services, self._kind)
+        snapshot = _build(index, services, self._kind, self._strict)
         with self._lock:
             previous = self._snapshot
             if self._down:
@@ -196,6 +241,7 @@ class Directory:
             self.last_updated = datetime.now(timezone.utc)
             self.last_error = None
             self._failing = False
+        _log_panic_changes(previous, snapshot)
 
     def _clear_recovered(self, previous: _Snapshot | None, snapshot: _Snapshot) -> None:
         """A mark ends when the list says the endpoint passes again: it turned passing, or
@@ -225,9 +271,10 @@ class Directory:
         return list(found)
 
     def pick(self, service: str, exclude: Collection[str] = ()) -> Target:
-        """Chooses a passing endpoint by strategy, skipping those cooling down and those whose
-        id is in ``exclude``. When every candidate is cooling down or excluded, they are used anyway:
-        a possibly recovered endpoint beats a certain error."""
+        """Chooses a passing endpoint by strategy (in panic mode, one of the others), skipping
+        those cooling down and those whose id is in ``exclude``. When every candidate is cooling
+        down or excluded, they are used anyway: a possibly recovered endpoint beats a certain
+        error."""
         snapshot = self._snapshot
         targets = None if snapshot is None else snapshot.targets.get(service)
         if targets is None:

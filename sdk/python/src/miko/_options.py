@@ -149,6 +149,7 @@ class Options:
     tls: TLS
     services: tuple[str, ...]
     headers: Mapping[str, str]
+    strict: bool
 
     @classmethod
     def build(
@@ -167,6 +168,7 @@ class Options:
         verify: VerifyTypes,
         cert: CertTypes,
         services: Sequence[str] | None,
+        strict: bool,
     ) -> Options:
         base = parse_miko_address(address)
         if token is None:
@@ -182,6 +184,8 @@ class Options:
             raise ValueError("strategy 'zone_first' needs zone=")
         if not isinstance(max_attempts, int) or max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts!r}")
+        if not isinstance(strict, bool):
+            raise ValueError(f"strict must be True or False, got {strict!r}")
         names = tuple(services or ())
         for name in names:
             if not SERVICE_NAME.match(name):
@@ -203,6 +207,7 @@ class Options:
             tls=TLS(verify, cert),
             services=names,
             headers=headers,
+            strict=strict,
         )
 
     def miko_tls(self) -> ssl.SSLContext:
