@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the pinned tools that the Kubernetes manifest checks (test/k8s)
-# use, into .tools/ at the repository root. Idempotent: a tool already
-# present in the pinned version is left alone, so repeated runs are fast.
+# use, into .tools/ at the repository root, and the load generator of the
+# benchmarks. Idempotent: a tool already present in the pinned version is
+# left alone, so repeated runs are fast.
 #
-#   .tools/bin/kustomize   renders k8s/base and k8s/overlays/*   (needs Go)
-#   .tools/venv            kubernetes-validate: upstream Kubernetes JSON
-#                          schemas, strict mode                (needs Python 3)
+#   kustomize   .tools/bin/kustomize: renders k8s/base and k8s/overlays/*   (needs Go)
+#   validator   .tools/venv: kubernetes-validate, upstream Kubernetes JSON
+#               schemas, strict mode                                     (needs Python 3)
+#   wrk         the Debian package `wrk` (scripts/bench/wrk.mjs)  (needs apt-get and root or sudo)
 #
-# Usage: scripts/install-tools.sh
+# Usage: scripts/install-tools.sh [kustomize|validator|wrk ...]   (default: all)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,6 +55,37 @@ install_validator() {
   printf '%s\n' "$want" > "$stamp"
 }
 
-install_kustomize
-install_validator
-log "tools ready in .tools/"
+# The benchmarks measure throughput with wrk: a native load generator, not one sharing Node's
+# costs with the server it measures. Not pinned: Debian's package is the reference build.
+install_wrk() {
+  command -v wrk >/dev/null 2>&1 && return 0
+  local run=()
+  if [[ "$(id -u)" -ne 0 ]]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+      log "wrk is missing and installing it needs root: run as root, install sudo, or install the Debian package 'wrk' yourself"
+      exit 1
+    fi
+    # -n: fail at once rather than wait for a password nobody will type during a test run.
+    run=(sudo -n)
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "wrk is missing and apt-get is not available: install wrk by hand"
+    exit 1
+  fi
+  log "installing wrk from the Debian packages"
+  "${run[@]}" apt-get update -qq >&2
+  "${run[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >&2
+  command -v wrk >/dev/null 2>&1 || { log "wrk is still missing after installing the package"; exit 1; }
+}
+
+tools=("$@")
+[[ ${#tools[@]} -gt 0 ]] || tools=(kustomize validator wrk)
+for tool in "${tools[@]}"; do
+  case "$tool" in
+    kustomize) install_kustomize ;;
+    validator) install_validator ;;
+    wrk) install_wrk ;;
+    *) log "unknown tool '$tool' (kustomize, validator or wrk)"; exit 2 ;;
+  esac
+done
+log "tools ready: ${tools[*]}"

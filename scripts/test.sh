@@ -104,5 +104,15 @@ if [ -f sdk/go/go.mod ]; then
   cat "$results/go.stderr"
 fi
 
+# Benchmarks: each script in scripts/bench/ once in smoke mode (smallest sizes, a few seconds),
+# so that none stops working unnoticed; one count per benchmark. Output in $results/bench-smoke.
+bash scripts/bench/smoke.sh --counts "$results/bench-smoke.counts" --logs "$results/bench-smoke" || status=1
+if [ -f "$results/bench-smoke.counts" ]; then
+  read -r p f < "$results/bench-smoke.counts"
+  add "$p" "$f"
+else
+  add 0 1
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]

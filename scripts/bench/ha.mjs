@@ -1,15 +1,19 @@
 // Miko on PostgreSQL (three replicas, one database) against a single SQLite Miko, in one run:
 // endpoint-list throughput, and how long a registration takes to wake a blocked long-poll
 // (on another replica for PostgreSQL, on the same process for SQLite).
-// Usage: npm run build && node scripts/bench/ha.mjs [seconds-per-run] [postgres-admin-url]
+// Usage: npm run build && node scripts/bench/ha.mjs [seconds-per-run] [postgres-admin-url] [--smoke]
 // The admin URL defaults to MIKO_TEST_POSTGRES_URL, else the server scripts/postgres.sh starts.
-import autocannon from "autocannon"
 import { execFileSync } from "node:child_process"
 import pg from "pg"
-import { fillDirectory, percentile, root, startMiko, writeSection } from "./lib.mjs"
+import { checkFigures, fillDirectory, percentile, positionalArgs, root, smoke, startMiko, writeSection } from "./lib.mjs"
+import { runWrk } from "./wrk.mjs"
 
-const seconds = Number(process.argv[2] ?? 10)
-const adminUrl = process.argv[3] ?? process.env.MIKO_TEST_POSTGRES_URL ??
+// Smoke mode keeps every step but shrinks it: a small directory, short loads, few rounds.
+const sizes = smoke
+  ? { seconds: 1, rounds: 1, connections: 6, services: 5, perService: 4, settleMs: 300, propagationRounds: 5 }
+  : { seconds: Number(positionalArgs()[0] ?? 10), rounds: 2, connections: 50, services: 50, perService: 20, settleMs: 1500, propagationRounds: 200 }
+const { seconds, connections } = sizes
+const adminUrl = positionalArgs()[1] ?? process.env.MIKO_TEST_POSTGRES_URL ??
   execFileSync("bash", [`${root}/scripts/postgres.sh`, "start"], { encoding: "utf8" }).trim().split("\n").at(-1)
 const token = "bench-admin-token-0123456789"
 const auth = `auth: { tokens: [ { name: bench, secret: "${token}", roles: [admin] } ] }`
@@ -33,24 +37,28 @@ for (let i = 0; i < 3; i++) replicas.push(await startMiko(replicaConfig))
 const post = (url, path, body) =>
   fetch(`${url}${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) })
 
-// The same directory in both: 1,000 endpoints over 50 services.
-await fillDirectory(sqlite.url, token)
-await fillDirectory(replicas[0].url, token)
-await new Promise((r) => setTimeout(r, 1500))
+// The same directory in both: by default 1,000 endpoints over 50 services.
+await fillDirectory(sqlite.url, token, sizes)
+await fillDirectory(replicas[0].url, token, sizes)
+// Time for the other replicas to read the registrations from the shared log.
+await new Promise((r) => setTimeout(r, sizes.settleMs))
 
-// Throughput: 50 connections on the SQLite Miko; 50 connections spread over the three replicas.
-const load = (url, connections) => autocannon({ url: `${url}/v1/endpoints`, connections, pipelining: 1, duration: seconds })
+// Throughput: 50 connections on the SQLite Miko; 50 connections spread over the three replicas,
+// one wrk per replica. One wrk thread each, so that load generation takes as little of the two cores as it can.
+const load = (url, connections) => runWrk({ url: `${url}/v1/endpoints`, threads: 1, connections, duration: seconds })
 const total = (results) => ({
-  rps: results.reduce((sum, r) => sum + r.requests.average, 0),
-  p50: Math.max(...results.map((r) => r.latency.p50)),
-  p99: Math.max(...results.map((r) => r.latency.p99)),
-  errors: results.reduce((sum, r) => sum + r.errors + r.non2xx, 0)
+  rps: results.reduce((sum, r) => sum + r.rps, 0),
+  p50: Math.max(...results.map((r) => r.latency[50])),
+  p99: Math.max(...results.map((r) => r.latency[99])),
+  errors: results.reduce((sum, r) => sum + r.errors, 0)
 })
+/** `connections` split over the replicas, the first taking the remainder. */
+const share = (i) => Math.floor(connections / replicas.length) + (i === 0 ? connections % replicas.length : 0)
 const runs = { sqlite: [], one: [], three: [] }
-for (let round = 0; round < 2; round++) {
-  runs.sqlite.push(total([await load(sqlite.url, 50)]))
-  runs.one.push(total([await load(replicas[0].url, 50)]))
-  runs.three.push(total(await Promise.all(replicas.map((r, i) => load(r.url, i === 0 ? 18 : 16)))))
+for (let round = 0; round < sizes.rounds; round++) {
+  runs.sqlite.push(total([await load(sqlite.url, connections)]))
+  runs.one.push(total([await load(replicas[0].url, connections)]))
+  runs.three.push(total(await Promise.all(replicas.map((r, i) => load(r.url, share(i))))))
 }
 const mean = (list, key) => list.reduce((sum, r) => sum + r[key], 0) / list.length
 const summary = (list) => ({ rps: mean(list, "rps"), p50: mean(list, "p50"), p99: mean(list, "p99"), errors: list.reduce((s, r) => s + r.errors, 0) })
@@ -71,7 +79,7 @@ const propagation = async (writer, reader, rounds) => {
   }
   return times
 }
-const rounds = 200
+const rounds = sizes.propagationRounds
 const sameProcess = await propagation(sqlite.url, sqlite.url, rounds)
 const crossReplica = await propagation(replicas[0].url, replicas[2].url, rounds)
 
@@ -90,13 +98,13 @@ const result = {
 }
 console.log(JSON.stringify(result, null, 2))
 
-writeSection("ha", `## High availability: PostgreSQL replicas against a single SQLite Miko
+const section = `## High availability: PostgreSQL replicas against a single SQLite Miko
 
 \`node scripts/bench/ha.mjs ${seconds}\`: one SQLite Miko and three Miko replicas on one PostgreSQL 15 database (the
-test server of \`scripts/postgres.sh\`, on the same 2-core machine as every Miko and the load generator), 1,000
-endpoints in 50 services in both, ${seconds} s per load run, two rounds each, in one run.
+test server of \`scripts/postgres.sh\`, on the same 2-core machine as every Miko and the load generator), ${(sizes.services * sizes.perService).toLocaleString("en")}
+endpoints in ${sizes.services} services in both, wrk (1 thread per server loaded, \`--latency\`), ${seconds} s per load run, ${sizes.rounds === 1 ? "one round" : `${sizes.rounds} rounds`} each, in one run.
 
-| \`GET /v1/endpoints\`, 50 connections | requests/s | p50 | p99 | errors | ratio to SQLite |
+| \`GET /v1/endpoints\`, ${connections} connections | requests/s | p50 | p99 | errors | ratio to SQLite |
 | --- | --- | --- | --- | --- | --- |
 | SQLite, one Miko (baseline) | ${s.rps.toFixed(0)} | ${ms(s.p50)} | ${ms(s.p99)} | ${s.errors} | 1.00× |
 | PostgreSQL, one replica | ${one.rps.toFixed(0)} | ${ms(one.p50)} | ${ms(one.p99)} | ${one.errors} | ${ratio(one.rps, s.rps)} |
@@ -110,4 +118,11 @@ endpoints in 50 services in both, ${seconds} s per load run, two rounds each, in
 Reads never touch the database: every replica answers from its own copy of the directory, so one replica
 serves about what a SQLite Miko does, and three replicas on one machine share its two cores (on separate
 machines they add up). A change crosses replicas as a PostgreSQL notification carrying the new index; the
-replica then reads the change from the shared log, well inside the 1 s goal.`)
+replica then reads the change from the shared log, well inside the 1 s goal.`
+console.log(section)
+checkFigures("ha", {
+  "SQLite req/s": s.rps, "one replica req/s": one.rps, "three replicas req/s": three.rps,
+  "ratio one replica / SQLite": one.rps / s.rps, "ratio three replicas / SQLite": three.rps / s.rps,
+  "SQLite propagation p50": result.propagation.sqlite.p50, "cross-replica propagation p50": result.propagation.postgres.p50
+})
+if (!smoke) writeSection("ha", section)

@@ -1,6 +1,6 @@
 // The scheduler under load, side by side with a plain baseline in the same run. Build first
 // (`npm run build`), then `node scripts/bench/scheduler.mjs`; add `--write` to put the figures
-// into docs/benchmarks.md.
+// into docs/benchmarks.md, or `--smoke` for a run of a few seconds with 100 tasks.
 //
 // 1. Trigger lateness: 10,000 tasks with no-op work, each `every 10s`, their grids spread one
 //    millisecond apart (startAt), so together they fire 1,000 times a second. Lateness is the time
@@ -26,21 +26,28 @@ import { cpus, tmpdir } from "node:os"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import * as Config from "../../dist/config/index.js"
+import { layerCluster } from "../../dist/index.js"
 import * as Scheduler from "../../dist/scheduler/index.js"
 import { layerSqlite } from "../../dist/storage/index.js"
-import { percentile, writeSection } from "./lib.mjs"
+import { checkFigures, percentile, smoke, writeSection } from "./lib.mjs"
 
-const TASKS = 10_000
-const PERIOD_MS = 10_000
-const CYCLES = 3
+// Smoke mode: 100 tasks firing 200 times a second over two half-second periods.
+const TASKS = smoke ? 100 : 10_000
+const PERIOD_MS = smoke ? 500 : 10_000
+const CYCLES = smoke ? 2 : 3
 const CONCURRENCY = 8
-const write = process.argv.includes("--write")
+/** From now until the first due instant; short periods need a short lead, or the first measured period would be mostly empty. */
+const LEAD_MS = Math.min(1_000, PERIOD_MS / 5)
+const write = process.argv.includes("--write") && !smoke
 
 /** Wall-clock time with sub-millisecond resolution, in epoch milliseconds. */
 const preciseNow = () => performance.timeOrigin + performance.now()
 
+// The scheduler runs API and config tasks on the cluster's leader: `layerCluster` (as the
+// library's composed layers use it) makes this process the one replica on its SQLite file.
 const layerFor = (dataDir) =>
   Scheduler.layer.pipe(
+    Layer.provideMerge(layerCluster),
     Layer.provideMerge(Config.layer.pipe(Layer.provide(Config.layerStoreMemory))),
     Layer.provideMerge(layerSqlite),
     Layer.provideMerge(Config.layerFromObject({ general: { dataDir }, scheduler: { maxRunningTasks: CONCURRENCY } })),
@@ -78,7 +85,7 @@ const schedulerLateness = withScheduler((scheduler) =>
         if (run.scheduledAt >= measureFrom && run.scheduledAt < measureUntil) samples.push(preciseNow() - run.scheduledAt)
       }))
     yield* scheduler.pause()
-    const first = Date.now() + 1_000
+    const first = Date.now() + LEAD_MS
     const registering = performance.now()
     for (let i = 0; i < TASKS; i++) {
       yield* scheduler.add({
@@ -98,7 +105,7 @@ const schedulerLateness = withScheduler((scheduler) =>
 /** Phase 1 baseline: the same due instants, started by Effect.forEach with the same concurrency. */
 const baselineLateness = Effect.gen(function*() {
   const samples = []
-  const first = Date.now() + 1_000
+  const first = Date.now() + LEAD_MS
   const due = []
   for (let cycle = 0; cycle < CYCLES - 1; cycle++) {
     for (let i = 0; i < TASKS; i++) due.push(first + cycle * PERIOD_MS + i * (PERIOD_MS / TASKS))
@@ -161,12 +168,16 @@ const table = [
   `| lateness p99 (ms) | ${f(lateBase.p99)} | **${f(lateSched.p99)}** | ${ratio(lateSched.p99, lateBase.p99)} |`,
   `| lateness max (ms) | ${f(lateBase.max)} | ${f(lateSched.max)} | |`,
   `| firings measured | ${lateBase.count} | ${lateSched.count} of ${sched1.dueRuns} | |`,
-  `| dispatch: 10,000 runs (ms) | ${f(base2.ms, 1)} | ${f(sched2.ms, 1)} | ${ratio(sched2.ms, base2.ms)} |`,
+  `| dispatch: ${TASKS.toLocaleString("en")} runs (ms) | ${f(base2.ms, 1)} | ${f(sched2.ms, 1)} | ${ratio(sched2.ms, base2.ms)} |`,
   `| dispatch throughput (runs/s) | ${Math.round(rateBase)} | **${Math.round(rateSched)}** | ${f(rateSched / rateBase, 4)} |`
 ].join("\n")
 
 console.log(table)
 console.log(`registering ${TASKS} tasks took ${f(sched1.registrationMs, 0)} ms`)
+checkFigures("scheduler", {
+  "plain lateness p99": lateBase.p99, "scheduler lateness p99": lateSched.p99, "firings measured": lateSched.count,
+  "plain dispatch runs/s": rateBase, "scheduler dispatch runs/s": rateSched, "ratio scheduler / plain": rateSched / rateBase
+})
 
 if (write) {
   writeSection("scheduler", `## Scheduler (\`scripts/bench/scheduler.mjs\`)

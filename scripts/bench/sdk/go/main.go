@@ -8,7 +8,9 @@
 //     flow (the circuit breaker) and while idle (Miko's lease expiry reaching the client), and the
 //     errors callers saw.
 //
-// Usage: npm run build && cd scripts/bench/sdk/go && go run . [-n 40000] [-write=false]
+// Usage: npm run build && cd scripts/bench/sdk/go && go run . [-n 40000] [-write=false] [-smoke]
+// (-smoke, or MIKO_BENCH_SMOKE=1: 200 requests, one failover run each, short CPU-cost loops,
+// nothing written; the run fails unless every figure was measured)
 package main
 
 import (
@@ -21,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -46,11 +49,25 @@ var (
 	concurrency = flag.Int("c", 8, "workers in the concurrent mode")
 	failRuns    = flag.Int("failover-runs", 5, "backend deaths per failover mode")
 	write       = flag.Bool("write", true, "write the results into docs/benchmarks.md")
+	smoke       = flag.Bool("smoke", os.Getenv("MIKO_BENCH_SMOKE") == "1", "smallest sizes, a few seconds, nothing written (npm test runs this)")
 )
+
+// useSmokeSizes shrinks every step so that the whole run takes seconds.
+func useSmokeSizes() {
+	*total, *failRuns, *write = 200, 1, false
+	// testing.Benchmark reads -test.benchtime; its flags exist once testing.Init has run.
+	testing.Init()
+	if err := flag.Set("test.benchtime", "2000x"); err != nil {
+		die(err)
+	}
+}
 
 func main() {
 	flag.Parse()
 	log.SetFlags(0)
+	if *smoke {
+		useSmokeSizes()
+	}
 	root, err := findRoot()
 	if err != nil {
 		die(err)
@@ -74,6 +91,12 @@ func main() {
 	failoverIdle(&out, m)
 
 	fmt.Print(out.String())
+	checkFigures(map[string]float64{
+		"worst ratio of p50":             worstRatio,
+		"SDK work per request (ns)":      float64(sdkWorkNs),
+		"propagation median (ms)":        us(propagationMedian) / 1000,
+		"idle failover detection median": us(idleDetectionMedian) / 1000,
+	})
 	if *write {
 		if err := writeSection(root, "sdk-go", out.String()); err != nil {
 			die(err)
@@ -84,11 +107,29 @@ func main() {
 
 // ---- overhead ----
 
-// Figures the closing verdict needs.
+// Figures the closing verdict and checkFigures need.
 var (
-	worstRatio     float64
-	failoverErrors int
+	worstRatio          float64
+	failoverErrors      int
+	sdkWorkNs           int64
+	propagationMedian   time.Duration
+	idleDetectionMedian time.Duration
 )
+
+// checkFigures fails the run unless every figure is a finite number above 0: a benchmark that
+// ran but measured nothing must not pass its smoke run.
+func checkFigures(figures map[string]float64) {
+	for name, value := range figures {
+		if !(value > 0) || math.IsInf(value, 0) {
+			die(fmt.Errorf("figure missing or invalid: %s = %v", name, value))
+		}
+	}
+	mode := ""
+	if *smoke {
+		mode = " (smoke mode)"
+	}
+	log.Printf("sdk/go: %d figures measured%s", len(figures), mode)
+}
 
 func newTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
@@ -158,7 +199,7 @@ func overhead(out *strings.Builder, m *mikoProc) {
 			wg.Wait()
 			return plainTimes, sdkTimes
 		}
-		run(3000)
+		run(min(3000, *total))
 		ps, ss := run(*total)
 		pm, sm := mean(ps), mean(ss)
 		pp, sp := median(ps), median(ss)
@@ -260,6 +301,7 @@ func cpuCost(out *strings.Builder) {
 	rd := bench(stubTransport{}, "http://10.0.0.1:80/ping")
 	rs := bench(plainPath.Transport(), "http://stub/ping")
 	rg := bench(guarded.Transport(), "http://stub/ping")
+	sdkWorkNs = rs.NsPerOp() - rd.NsPerOp()
 	fmt.Fprintf(out, "The SDK's own CPU cost, over a stub transport that answers without a network (`testing.Benchmark`): `Pick` %d ns/op, %d allocs. `RoundTrip` %d ns/op and %d allocs against %d ns/op and %d alloc for the stub alone: **%d ns** of SDK work per request (lookup, pick, request copy and rewrite). Over a transport given with `WithTransport` the SDK also guards each attempt with its own timer and context: %d ns/op, %d allocs.\n\n",
 		pick.NsPerOp(), pick.AllocsPerOp(), rs.NsPerOp(), rs.AllocsPerOp(), rd.NsPerOp(), rd.AllocsPerOp(), rs.NsPerOp()-rd.NsPerOp(), rg.NsPerOp(), rg.AllocsPerOp())
 }
@@ -288,6 +330,7 @@ func propagation(out *strings.Builder, m *mikoProc) {
 		}
 		samples = append(samples, time.Since(start))
 	}
+	propagationMedian = median(samples)
 	fmt.Fprintf(out, "### Changes reaching the client\n\nFrom sending a registration to Miko until `Pick` on an already running client finds it (blocking query), 20 samples: median **%s**, max %s.\n\n",
 		ms(median(samples)), ms(slices.Max(samples)))
 }
@@ -425,6 +468,7 @@ func failoverIdle(out *strings.Builder, m *mikoProc) {
 		c.Close()
 		live.Close()
 	}
+	idleDetectionMedian = median(detections)
 	fmt.Fprintf(out, "Without traffic nothing fails a request, so the news comes from Miko: the dying backend's lease (ttl 1 s, heartbeats every ttl/3) lapses, Miko marks it critical (its sweep runs every 250 ms) and the blocking query brings the change. From the death (last heartbeat at most ttl/3 earlier) until `Pick` can no longer choose it, %d runs: median **%s**, max %s (bounded by ttl + sweep + propagation).\n\n",
 		*failRuns, ms(median(detections)), ms(slices.Max(detections)))
 	verdict := func(ok bool) string {

@@ -2,7 +2,7 @@
 
     npm run build
     .venv/bin/pip install -e sdk/python
-    .venv/bin/python scripts/bench/sdk/python/bench.py [--requests 10000] [--trials 5] [--write]
+    .venv/bin/python scripts/bench/sdk/python/bench.py [--requests 10000] [--trials 5] [--write] [--smoke]
 
 1. Overhead: GET requests through ``client.http(service)`` and through a plain ``httpx`` client
    with the backend's fixed address, interleaved one by one in one run (sync with 1 and N
@@ -15,6 +15,8 @@
    reports the time from the kill until the client's list no longer offers the backend.
 
 ``--write`` replaces this SDK's section of docs/benchmarks.md (between its markers).
+``--smoke`` (or ``MIKO_BENCH_SMOKE=1``) runs every step with the smallest sizes in a few seconds,
+writes nothing, and fails unless every figure was measured.
 """
 
 from __future__ import annotations
@@ -119,6 +121,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def warmup_count(requests: int) -> int:
+    """Requests sent before measuring: connections open, caches filled."""
+    return min(200, requests)
+
+
 def sync_overhead(miko_url: str, backend: Backend, requests: int, threads: int) -> tuple[list[float], list[float]]:
     """Plain and SDK requests interleaved one by one (alternating which goes first), so that
     both meet the same load from other processes; each timed from send to body read."""
@@ -140,7 +147,7 @@ def sync_overhead(miko_url: str, backend: Backend, requests: int, threads: int) 
                 plain_times.extend(mine_plain)
                 sdk_times.extend(mine_sdk)
 
-        worker(200)  # warm-up: connections, caches
+        worker(warmup_count(requests))
         plain_times.clear()
         sdk_times.clear()
         pool = [threading.Thread(target=worker, args=(requests // threads,)) for _ in range(threads)]
@@ -159,11 +166,12 @@ async def async_overhead(miko_url: str, backend: Backend, requests: int) -> tupl
         httpx.AsyncClient(base_url=backend.url, timeout=10, verify=False) as plain,
     ):
         sdk = client.http("bench")
-        for i in range(requests + 200):
+        warmup = warmup_count(requests)
+        for i in range(requests + warmup):
             for http in (plain, sdk) if i % 2 == 0 else (sdk, plain):
                 started = time.perf_counter()
                 await http.get("/item")
-                if i >= 200:
+                if i >= warmup:
                     (plain_times if http is plain else sdk_times).append(time.perf_counter() - started)
     return plain_times, sdk_times
 
@@ -339,7 +347,16 @@ def overhead_row(label: str, plain: list[float], sdk: list[float]) -> tuple[str,
     return row, s50 / p50
 
 
-def report(args: argparse.Namespace) -> str:
+def check_figures(figures: dict[str, float], smoke: bool) -> None:
+    """Fails the run unless every figure is a finite number above 0: a benchmark that ran but
+    measured nothing must not pass its smoke run."""
+    bad = {name: value for name, value in figures.items() if not (0 < value < float("inf"))}
+    if bad:
+        sys.exit(f"sdk/python: figures missing or invalid: {bad}")
+    print(f"sdk/python: {len(figures)} figures measured{' (smoke mode)' if smoke else ''}", file=sys.stderr)
+
+
+def report(args: argparse.Namespace) -> tuple[str, dict[str, float]]:
     directory = Path(tempfile.mkdtemp(prefix="miko-bench-"))
     server = Miko(directory / "miko")
     backend = Backend("bench")
@@ -349,7 +366,7 @@ def report(args: argparse.Namespace) -> str:
         par_plain, par_sdk = sync_overhead(server.url, backend, args.requests, args.threads)
         async_plain, async_sdk = asyncio.run(async_overhead(server.url, backend, args.requests // 2))
         stub_plain, stub_sdk, pick = stub_cost(args.requests)
-        news = propagation(server, 20)
+        news = propagation(server, args.samples)
         traffic = [failover_under_traffic(server, trial, args.threads) for trial in range(args.trials)]
         idle = [failover_idle(server, trial) for trial in range(args.trials)]
     finally:
@@ -424,7 +441,13 @@ def report(args: argparse.Namespace) -> str:
         f"({errors}: {'met' if errors == 0 else 'not met'}).",
         "<!-- /bench:sdk-python -->",
     ]
-    return "\n".join(lines)
+    figures = {
+        "worst ratio of p50": worst,
+        "SDK work per request (µs)": stub_sdk,
+        "propagation median (ms)": statistics.median(news),
+        "idle failover detection median (ms)": statistics.median(idle),
+    }
+    return "\n".join(lines), figures
 
 
 def write_section(section: str) -> None:
@@ -441,9 +464,19 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--threads", type=int, default=4, help="request threads in the failover trials")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        default=os.environ.get("MIKO_BENCH_SMOKE") == "1",
+        help="smallest sizes, a few seconds, nothing written (npm test runs this)",
+    )
     args = parser.parse_args()
-    section = report(args)
+    args.samples = 20
+    if args.smoke:
+        args.requests, args.trials, args.threads, args.samples, args.write = 100, 1, 2, 5, False
+    section, figures = report(args)
     print(section)
+    check_figures(figures, args.smoke)
     if args.write:
         write_section(section)
         print(f"written to {DOCS.relative_to(ROOT)}", file=sys.stderr)

@@ -9,7 +9,8 @@
 //     flow (the circuit breaker) and while idle (Miko's lease expiry reaching the client), and the
 //     errors callers saw.
 //
-// Usage: npm run build && node scripts/bench/sdk/ts/bench.mjs [--n 20000] [--no-write]
+// Usage: npm run build && node scripts/bench/sdk/ts/bench.mjs [--n 20000] [--no-write] [--smoke]
+// (`--smoke`: 100 requests, one failover run each, short CPU-cost loops, nothing written)
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
@@ -19,7 +20,7 @@ import { createServer } from "node:http"
 import { cpus, loadavg } from "node:os"
 import { performance } from "node:perf_hooks"
 import { parseArgs } from "node:util"
-import { percentile, startMiko, writeSection } from "../../lib.mjs"
+import { checkFigures, percentile, smoke, startMiko, writeSection } from "../../lib.mjs"
 import { createClient, MikoClient } from "../../../../dist/sdk/index.js"
 
 const { values: args } = parseArgs({
@@ -27,12 +28,15 @@ const { values: args } = parseArgs({
     n: { type: "string", default: "20000" },
     c: { type: "string", default: "8" },
     "failover-runs": { type: "string", default: "5" },
-    "no-write": { type: "boolean", default: false }
+    "no-write": { type: "boolean", default: false },
+    smoke: { type: "boolean", default: false }
   }
 })
-const total = Number(args.n)
+const total = smoke ? 100 : Number(args.n)
 const concurrency = Number(args.c)
-const failoverRuns = Number(args["failover-runs"])
+const failoverRuns = smoke ? 1 : Number(args["failover-runs"])
+/** Calls per round of the CPU-cost measurement over the stub `fetch`. */
+const stubLoops = smoke ? 500 : 50_000
 
 const adminToken = "bench-admin-token-0123456789"
 const config = `http: { port: 0 }
@@ -212,18 +216,18 @@ const overhead = async () => {
   await stubClient.ready()
   await stubRuntime.runPromise(MikoClient.ready)
   // Each figure is the best of three rounds of 50,000 calls: the least disturbed by collections and other processes.
-  const loops = 50_000
+  const loops = stubLoops
   const bestOf = async (round) => Math.min(await round(), await round(), await round())
   const time = (f) =>
     bestOf(async () => {
-      for (let i = 0; i < 5_000; i++) await f()
+      for (let i = 0; i < loops / 10; i++) await f()
       const t = performance.now()
       for (let i = 0; i < loops; i++) await f()
       return ((performance.now() - t) / loops) * 1e6
     })
   const timeEffect = (effect) =>
     bestOf(async () => {
-      await stubRuntime.runPromise(Effect.repeatN(effect, 4_999))
+      await stubRuntime.runPromise(Effect.repeatN(effect, loops / 10 - 1))
       const t = performance.now()
       await stubRuntime.runPromise(Effect.repeatN(effect, loops - 1))
       return ((performance.now() - t) / loops) * 1e6
@@ -268,6 +272,7 @@ const propagation = async () => {
   line()
   await client.close()
   await backend.close()
+  return median(samples)
 }
 
 // ---- Failover
@@ -351,12 +356,13 @@ const failoverIdle = async () => {
   }
   line(`Without traffic nothing fails a request, so the news comes from Miko: the dying backend's lease (ttl 1 s, heartbeats every ttl/3) lapses, Miko marks it critical (its sweep runs every 250 ms) and the blocking query brings the change. From the death (last heartbeat at most ttl/3 earlier) until \`pick\` can no longer choose it, ${failoverRuns} runs: median **${fixed(median(samples))} ms**, max ${fixed(Math.max(...samples))} ms (bounded by ttl + sweep + propagation).`)
   line()
+  return median(samples)
 }
 
 const worst = await overhead()
-await propagation()
+const propagationMedian = await propagation()
 const errors = await failoverWithTraffic()
-await failoverIdle()
+const idleDetection = await failoverIdle()
 await miko.stop()
 
 const percent = (ratio) => (ratio <= 1 ? "none measurable" : `+${fixed((ratio - 1) * 100)}%`)
@@ -370,9 +376,10 @@ const header = [
   ""
 ]
 const markdown = [...header, ...out].join("\n")
-if (args["no-write"]) console.log(markdown)
-else {
-  writeSection("sdk-ts", markdown)
-  console.log(markdown)
-}
+console.log(markdown)
+checkFigures("sdk/ts", {
+  "worst ratio of means": worst.mean, "worst ratio of p50": worst.p50,
+  "propagation median": propagationMedian, "idle failover detection median": idleDetection
+})
+if (!args["no-write"] && !smoke) writeSection("sdk-ts", markdown)
 process.exit(0)
