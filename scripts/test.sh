@@ -59,16 +59,10 @@ if [ -n "${MIKO_TEST_POSTGRES_URL:-}" ]; then
   fi
 fi
 
-# Python SDK: its own virtual environment, created here.
-if [ -f sdk/python/pyproject.toml ]; then
-  venv="$root/.venv"
-  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-  if "$venv/bin/pip" install -q -e "sdk/python[test]"; then
-    "$venv/bin/python" -m pytest sdk/python/tests -q --junitxml="$results/pytest.xml"
-    rc=$?
-    [ $rc -ne 0 ] && status=1
-    if [ -f "$results/pytest.xml" ]; then
-      read -r p f < <(python3 - "$results/pytest.xml" <<'PY'
+# Adds the counts of a pytest JUnit report; a missing report counts as one failure.
+add_junit() {
+  if [ -f "$1" ]; then
+    read -r p f < <(python3 - "$1" <<'PY'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 suites = [root] if root.tag == "testsuite" else list(root)
@@ -78,10 +72,33 @@ skip = sum(int(s.get("skipped", 0)) for s in suites)
 print(t - bad - skip, bad)
 PY
 )
-      add "$p" "$f"
-    else
-      add 0 1
-    fi
+    add "$p" "$f"
+  else
+    add 0 1
+  fi
+}
+
+# Python SDK: its own virtual environment, created here.
+venv="$root/.venv"
+if [ -f sdk/python/pyproject.toml ]; then
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  if "$venv/bin/pip" install -q -e "sdk/python[test]"; then
+    "$venv/bin/python" -m pytest sdk/python/tests -q --junitxml="$results/pytest.xml" || status=1
+    add_junit "$results/pytest.xml"
+  else
+    status=1
+    add 0 1
+  fi
+fi
+
+# OpenAPI fuzzing: schemathesis drives every operation of a real Miko, inside a network
+# namespace that has only loopback (test/fuzz/run.sh); about a minute.
+if [ -f test/fuzz/requirements.txt ]; then
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  if "$venv/bin/pip" install -q -r test/fuzz/requirements.txt; then
+    MIKO_FUZZ_REPORT_DIR="$results" MIKO_FUZZ_PYTHON="$venv/bin/python" \
+      bash test/fuzz/run.sh -q --junitxml="$results/fuzz.xml" || status=1
+    add_junit "$results/fuzz.xml"
   else
     status=1
     add 0 1
