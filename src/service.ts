@@ -93,9 +93,11 @@ export const layerService = (options: ServiceOptions) => {
 const overrunGrace = Duration.seconds(5)
 
 /**
- * Runs the service until interrupted. On interruption readiness turns false first, then the
- * server stops accepting connections and finishes in-flight requests, then every layer is
- * released in reverse order. A shutdown that overruns `general.shutdownTimeout` calls `onOverrun`.
+ * Runs the service until interrupted. On interruption readiness turns false first and the
+ * scheduler starts its controlled shutdown, then the server stops accepting connections and
+ * finishes in-flight requests, then every layer is released in reverse order. Requests and tasks
+ * share one `general.shutdownTimeout`, counted from the signal (the server's connections are held
+ * to it in ./http/connections.ts); a shutdown that overruns it by more than the grace calls `onOverrun`.
  */
 export const runService = (options: ServiceOptions, onOverrun: Effect.Effect<void>) =>
   Effect.scoped(
@@ -103,12 +105,16 @@ export const runService = (options: ServiceOptions, onOverrun: Effect.Effect<voi
       const context = yield* Layer.build(layerService(options))
       const lifecycle = Context.get(context, Lifecycle)
       const config = Context.get(context, Config.ConfigService)
+      const scheduler = Context.get(context, Scheduler.Scheduler)
       yield* Effect.addFinalizer(() =>
         Effect.gen(function*() {
           const timeout = (yield* config.current).general.shutdownTimeout
           yield* Effect.logInfo(`shutting down (at most ${Duration.format(timeout)})`)
           yield* lifecycle.beginShutdown
           yield* Effect.forkDaemon(Effect.zipRight(Effect.sleep(Duration.sum(timeout, overrunGrace)), onOverrun))
+          // Released in layer order, the scheduler would start its wait only once the server is
+          // closed, and the two waits would add up; its release then waits for this same run.
+          yield* Effect.forkDaemon(scheduler.shutdown)
           // WebSocket sessions close themselves (1001) once told; give them a moment before the server goes.
           yield* lifecycle.drained.pipe(Effect.timeout(Duration.seconds(3)), Effect.ignore)
         })

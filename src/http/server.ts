@@ -13,6 +13,7 @@ import { layerRegistryHandlers } from "../registry/http.js"
 import { layerSchedulerHandlers } from "../scheduler/http.js"
 import { layerWebSocketRoute } from "../websocket/server.js"
 import { MikoApi } from "./api.js"
+import { closeConnectionsOnShutdown } from "./connections.js"
 import { layerEdge } from "./edge.js"
 import { layerSystemHandlers } from "./system.js"
 
@@ -26,13 +27,17 @@ export const layerApi = Layer.mergeAll(
   Layer.provide([layerSystemHandlers, layerConfigHandlers, layerRegistryHandlers, layerSchedulerHandlers, layerClusterHandlers, layerEdge])
 )
 
-/** A Node HTTP server on `http.host`:`http.port`. */
-export const layerNodeServer = Layer.unwrapEffect(
-  Effect.map(BaseConfig, ({ resolved }) =>
-    NodeHttpServer.layer(() => createServer({ keepAliveTimeout: 5_000 }), {
+/** A Node HTTP server on `http.host`:`http.port`, whose connections end with the shutdown (see ./connections.ts). */
+export const layerNodeServer = Layer.unwrapScoped(
+  Effect.gen(function*() {
+    const { resolved } = yield* BaseConfig
+    const server = createServer({ keepAliveTimeout: 5_000 })
+    yield* closeConnectionsOnShutdown(server)
+    return NodeHttpServer.layer(() => server, {
       host: resolved.config.http.host,
       port: resolved.config.http.port
-    }))
+    })
+  })
 )
 
 /** Serves the API; logs one line when listening. */

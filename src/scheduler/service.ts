@@ -72,6 +72,12 @@ export interface SchedulerService {
   /** Executions as they start and finish. A subscriber that falls far behind loses the oldest. */
   readonly changes: Stream.Stream<ExecutionChange>
   readonly status: Effect.Effect<SchedulerStatus>
+  /**
+   * The controlled shutdown the layer's release runs (see below). It runs once: started as soon
+   * as the process is told to stop, it shares `general.shutdownTimeout` with the HTTP server's
+   * draining instead of waiting for it, and the release then only waits for it to end.
+   */
+  readonly shutdown: Effect.Effect<void>
 }
 
 export class Scheduler extends Context.Tag("miko/Scheduler")<Scheduler, SchedulerService>() {}
@@ -487,9 +493,10 @@ const make = Effect.gen(function*() {
   /**
    * Controlled shutdown: triggers stop and queued runs are refused at once; running attempts get
    * up to `general.shutdownTimeout` to finish, then are interrupted and recorded `interrupted`;
-   * the record is written before storage closes.
+   * the record is written before storage closes. Cached: whoever comes second (the release, after
+   * the standalone service started it on the signal) waits for the first run instead of a second.
    */
-  const shutdown = Effect.gen(function*() {
+  const shutdown = yield* Effect.cached(Effect.gen(function*() {
     yield* Ref.set(stopping, true)
     const entries = Array.from(HashMap.values(yield* Ref.get(tasks)))
     yield* timeline.stop
@@ -508,7 +515,7 @@ const make = Effect.gen(function*() {
     yield* Effect.forEach(entries, (entry) => Scope.close(entry.scope, Exit.void), { concurrency: "unbounded", discard: true })
     yield* Scope.close(backgroundScope, Exit.void)
     yield* recorder.flush
-  })
+  }))
   yield* Effect.addFinalizer(() => shutdown)
 
   // --- the API -----------------------------------------------------------------------------
@@ -618,7 +625,8 @@ const make = Effect.gen(function*() {
         queued: counts.queued,
         maxRunningTasks: counts.limit
       }
-    })
+    }),
+    shutdown
   })
 })
 
