@@ -1,8 +1,9 @@
 // Shared pieces of the benchmarks: start the built binary, the smoke mode, and write a section of docs/benchmarks.md.
-import { spawn } from "node:child_process"
+import { fork, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs"
+import { request } from "node:http"
 import { createServer } from "node:net"
-import { tmpdir } from "node:os"
+import { cpus, loadavg, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 
 export const root = resolve(import.meta.dirname, "..", "..")
@@ -88,10 +89,14 @@ export const writeSection = (name, markdown) => {
   writeFileSync(file, text)
 }
 
-/** Registers the benchmarks' directory: by default 1,000 endpoints over 50 services. */
-export const fillDirectory = async (url, token, { services = 50, perService = 20 } = {}) => {
-  for (let s = 0; s < services; s++) {
-    await Promise.all(Array.from({ length: perService }, (_, i) =>
+/**
+ * Registers the benchmarks' directory: by default 1,000 endpoints over 50 services. `firstService`
+ * and `firstEndpoint` skip the services and endpoints a smaller directory already has, so that one
+ * Miko can grow through several sizes.
+ */
+export const fillDirectory = async (url, token, { services = 50, perService = 20, firstService = 0, firstEndpoint = 0 } = {}) => {
+  for (let s = firstService; s < services; s++) {
+    await Promise.all(Array.from({ length: Math.max(0, perService - firstEndpoint) }, (_, k) => k + firstEndpoint).map((i) =>
       fetch(`${url}/v1/services/svc-${s}/endpoints`, {
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
@@ -109,3 +114,94 @@ export const fillDirectory = async (url, token, { services = 50, perService = 20
       })))
   }
 }
+
+/** Resident memory of a process in MiB, from /proc/<pid>/status (VmRSS). */
+export const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024
+
+/**
+ * Makes sure this process may open `needed` files (sockets count): a thousand concurrent
+ * connections need more than the common default soft limit of 1,024. When the soft limit is lower,
+ * runs this same script again under `ulimit -n` (raising a soft limit up to the hard one needs no
+ * privilege; Node cannot do it for itself) and exits with its status. Miko and the baseline,
+ * started from the script, inherit the limit.
+ */
+export const ensureOpenFiles = async (needed) => {
+  const match = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync("/proc/self/limits", "utf8"))
+  if (!match || match[1] === "unlimited" || Number(match[1]) >= needed) return
+  const hard = match[2] === "unlimited" ? Infinity : Number(match[2])
+  if (hard < needed || process.env.MIKO_BENCH_NOFILE_RAISED === "1") {
+    throw new Error(`this benchmark needs ${needed} open files; the limit is ${match[1]} (hard ${match[2]}): raise it (ulimit -n ${needed}) and run again`)
+  }
+  const child = spawn("sh", ["-c", `ulimit -n ${needed} && exec "$0" "$@"`, process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: "inherit",
+    env: { ...process.env, MIKO_BENCH_NOFILE_RAISED: "1" }
+  })
+  const code = await new Promise((resolve) => child.once("exit", (status, signal) => resolve(status ?? (signal ? 1 : 0))))
+  process.exit(code)
+}
+
+/**
+ * Starts the baseline server (bare-server.mjs) in a process of its own. `answer({status, headers, body})`
+ * sets the bytes it sends to every request, `message(text)` the WebSocket message it broadcasts.
+ */
+export const startBare = async () => {
+  const child = fork(join(root, "scripts", "bench", "bare-server.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+  killOnExit(child)
+  const port = await new Promise((resolvePort, reject) => {
+    child.once("message", (message) => resolvePort(message.port))
+    child.once("exit", (code) => reject(new Error(`the bare server exited with ${code}`)))
+  })
+  let nextId = 0
+  /** Sends one IPC command and waits for its acknowledgement, so the next request meets the new setting. */
+  const command = (message) =>
+    new Promise((resolveAck) => {
+      const id = ++nextId
+      const onMessage = (reply) => {
+        if (reply.id !== id) return
+        child.off("message", onMessage)
+        resolveAck()
+      }
+      child.on("message", onMessage)
+      child.send({ ...message, id })
+    })
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    answer: ({ status, headers, body }) => command({ type: "answer", status, headers, body: Buffer.from(body).toString("base64") }),
+    message: (text) => command({ type: "message", text }),
+    stop: () => new Promise((r) => { child.once("exit", r); child.kill("SIGTERM") })
+  }
+}
+
+/** The machine and its load, for the docs: every process of a run shares these cores. */
+export const machine = () => {
+  const cores = cpus()
+  return { node: process.version, cpus: cores.length, model: cores[0]?.model.trim() ?? "unknown CPU", load: loadavg()[0] }
+}
+
+/** One sentence on the machine a run had, with the load average (1 min) at its start and end. */
+export const machineNote = (start, end, sharedBy = "Miko, the baseline and the load generator") =>
+  `Node ${start.node}, ${start.cpus} CPUs (${start.model}) shared by ${sharedBy}; ` +
+  `load average ${start.load.toFixed(2)} at the start and ${end.load.toFixed(2)} at the end (other work on the machine stretches every figure, Miko's and the baseline's alike).`
+
+/**
+ * One GET with node:http, answering the status, headers and the body's bytes as sent: `fetch`
+ * would undo gzip, and the baseline must send exactly the bytes Miko sent.
+ */
+export const getRaw = (url, headers = {}) =>
+  new Promise((resolveGet, reject) => {
+    const req = request(url, { headers, agent: false }, (res) => {
+      const chunks = []
+      res.on("data", (chunk) => chunks.push(chunk))
+      res.on("end", () => resolveGet({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }))
+      res.on("error", reject)
+    })
+    req.on("error", reject)
+    req.end()
+  })
+
+/** Headers node:http adds to every answer by itself (or that frame the body): left out when replaying an answer. */
+const connectionHeaders = new Set(["date", "connection", "keep-alive", "transfer-encoding"])
+
+/** The headers of an answer `getRaw` captured, as a server replaying it sends them. */
+export const replayHeaders = (headers) => Object.fromEntries(Object.entries(headers).filter(([name]) => !connectionHeaders.has(name)))

@@ -31,8 +31,8 @@ export MIKO_BENCH_SMOKE=1
 passed=0
 failed=0
 
-# Modules the benchmarks share; every other .mjs file here is a benchmark.
-shared="lib.mjs wrk.mjs"
+# Modules the benchmarks share (bare-server.mjs is the baseline server they start); every other .mjs file here is a benchmark.
+shared="lib.mjs wrk.mjs bare-server.mjs"
 
 # Every benchmark: the .mjs scripts in scripts/bench/ and each SDK's directory under sdk/.
 all_benches() {

@@ -5,7 +5,7 @@ import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { checkFigures, cleanEnv, freePort, killOnExit, percentile, positionalArgs, root, smoke, writeSection } from "./lib.mjs"
+import { checkFigures, cleanEnv, freePort, killOnExit, machine, machineNote, percentile, positionalArgs, root, smoke, writeSection } from "./lib.mjs"
 
 // Smoke mode: one launch of each, memory read a moment after ready rather than 1 s.
 const runs = smoke ? 1 : Number(positionalArgs()[0] ?? 10)
@@ -37,6 +37,7 @@ const measure = async (args, port, cwd) => {
   return { ready, rss }
 }
 
+const startedOn = machine()
 const results = { miko: [], bare: [] }
 for (let i = 0; i < runs; i++) {
   const dir = mkdtempSync(join(tmpdir(), "miko-start-"))
@@ -47,9 +48,12 @@ for (let i = 0; i < runs; i++) {
   results.miko.push(await measure([join(root, "bin", "miko.js"), "serve"], mikoPort, dir))
   rmSync(dir, { recursive: true, force: true })
 }
+const endedOn = machine()
 const row = (name, list) =>
   `| ${name} | ${percentile(list.map((r) => r.ready), 50).toFixed(0)} | ${Math.max(...list.map((r) => r.ready)).toFixed(0)} | ${percentile(list.map((r) => r.rss), 50).toFixed(0)} |`
 const section = `## Start-up (\`scripts/bench/startup.mjs\`)
+
+\`node scripts/bench/startup.mjs\` after \`npm run build\`. ${machineNote(startedOn, endedOn, "the process started and the prober polling it")}
 
 Launch of \`miko serve\` (the built, bundled binary, fresh data dir each time) until the first \`200\` on \`/readyz\`,
 and resident memory ${idleMs === 1000 ? "1 s" : `${idleMs} ms`} later while idle; ${runs} runs alternated with a bare \`node:http\` server started the same way.
