@@ -38,7 +38,7 @@ export const layerCore = (env: Readonly<Record<string, string | undefined>>) =>
 export const layerCluster = Cluster.layer.pipe(Layer.provide(Cluster.layerStoreSql))
 
 /** The endpoint directory with its store, lease expiry and health checks. */
-export const layerRegistry = Registry.layerHealth.pipe(
+export const layerRegistry = Layer.mergeAll(Registry.layerHealth, Registry.layerRendered).pipe(
   Layer.provideMerge(Registry.layer),
   Layer.provide(Registry.layerStoreSql)
 )

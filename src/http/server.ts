@@ -5,7 +5,6 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { createServer } from "node:http"
 import { layerClusterHandlers } from "../cluster/http.js"
 import { layerConfigHandlers } from "../config/http.js"
 import { BaseConfig } from "../config/load.js"
@@ -14,6 +13,8 @@ import { layerSchedulerHandlers } from "../scheduler/http.js"
 import { layerWebSocketRoute } from "../websocket/server.js"
 import { MikoApi } from "./api.js"
 import { closeConnectionsOnShutdown } from "./connections.js"
+import { makeFastPath } from "./fast-path.js"
+import { FastPathServer } from "./fast-server.js"
 import { layerEdge } from "./edge.js"
 import { layerSystemHandlers } from "./system.js"
 
@@ -27,11 +28,15 @@ export const layerApi = Layer.mergeAll(
   Layer.provide([layerSystemHandlers, layerConfigHandlers, layerRegistryHandlers, layerSchedulerHandlers, layerClusterHandlers, layerEdge])
 )
 
-/** A Node HTTP server on `http.host`:`http.port`, whose connections end with the shutdown (see ./connections.ts). */
+/**
+ * A Node HTTP server on `http.host`:`http.port`, with the read fast path in front of the API,
+ * whose connections end with the shutdown (see ./connections.ts).
+ */
 export const layerNodeServer = Layer.unwrapScoped(
   Effect.gen(function*() {
     const { resolved } = yield* BaseConfig
-    const server = createServer({ keepAliveTimeout: 5_000 })
+    const fastPath = yield* makeFastPath
+    const server = new FastPathServer({ keepAliveTimeout: 5_000 }, fastPath)
     yield* closeConnectionsOnShutdown(server)
     return NodeHttpServer.layer(() => server, {
       host: resolved.config.http.host,

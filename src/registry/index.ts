@@ -17,5 +17,6 @@ export {
   type Visibility
 } from "./model.js"
 export { type EndpointRecord, statusOf, toEndpoint } from "./record.js"
+export { layer as layerRendered, type ListQuery, RenderedReads, type RenderedList } from "./rendered.js"
 export { layer, Registry, type RegistryState } from "./service.js"
 export { layerSql as layerStoreSql, RegistryStore } from "./store.js"

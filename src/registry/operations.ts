@@ -10,14 +10,20 @@ import { Registry } from "./service.js"
  * and the WebSocket commands both call these, so the two agree by construction.
  */
 
-/** Internal addresses need the internal role; `registry.publicRead: false` needs a token for any read. */
+/**
+ * Internal addresses need the internal role; `registry.publicRead: false` needs a token for any
+ * read (undefined: this caller may not read).
+ */
+export const visibilityFor = (caller: CallerInfo, publicRead: boolean): Visibility | undefined =>
+  hasRole(caller, "internal") ? "internal" : caller.name === undefined && !publicRead ? undefined : "public"
+
 export const visibility = Effect.gen(function*() {
   const caller: CallerInfo = yield* Caller
-  if (hasRole(caller, "internal")) return "internal" as Visibility
-  if (caller.name === undefined && !(yield* (yield* ConfigService).current).registry.publicRead) {
+  const found = visibilityFor(caller, (yield* (yield* ConfigService).current).registry.publicRead)
+  if (found === undefined) {
     return yield* new Unauthorized({ message: "registry.publicRead is off: reading endpoints needs a token" })
   }
-  return "public" as Visibility
+  return found
 })
 
 /** Reads answer from memory; while the database is away that memory goes stale, so only for so long. */

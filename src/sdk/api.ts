@@ -62,7 +62,8 @@ export const makeApi = (options: ResolvedOptions, client: HttpClient.HttpClient)
 
   return {
     endpoints: (index) => {
-      let request = HttpClientRequest.get(`${options.address}/v1/endpoints`)
+      // The list is rendered and compressed once per change on Miko's side: asking for gzip costs nothing there.
+      let request = HttpClientRequest.get(`${options.address}/v1/endpoints`).pipe(HttpClientRequest.setHeader("accept-encoding", "gzip"))
       for (const service of options.services) request = HttpClientRequest.appendUrlParam(request, "service", service)
       if (index !== undefined) request = HttpClientRequest.appendUrlParams(request, { index: String(index), wait: formatDuration(options.wait) })
       // A blocking query may take the whole wait before it answers.

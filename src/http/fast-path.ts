@@ -1,0 +1,207 @@
+import type { IncomingMessage, ServerResponse } from "node:http"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { anonymous } from "../auth/caller.js"
+import { Tokens } from "../auth/tokens.js"
+import { Cluster } from "../cluster/service.js"
+import type { MikoConfig } from "../config/schema.js"
+import { ConfigService } from "../config/service.js"
+import type { EndpointStatus, Visibility } from "../registry/model.js"
+import { visibilityFor } from "../registry/operations.js"
+import { type ListQuery, RenderedReads, type RenderedList } from "../registry/rendered.js"
+import { MAX_DURATION_MILLIS, parseMillis } from "../shared/duration.js"
+import { version } from "../version.js"
+import { Lifecycle } from "./readiness.js"
+
+/** Answers a request from memory and says true, or says false and leaves it to the HTTP API. */
+export type FastPath = (request: IncomingMessage, response: ServerResponse) => boolean
+
+interface ListRequest {
+  readonly query: ListQuery
+  readonly index: number | undefined
+  readonly waitMillis: number | undefined
+}
+
+const serviceName = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
+const statuses: ReadonlySet<string> = new Set<EndpointStatus>(["passing", "warning", "critical"])
+const defaultWaitMillis = 30_000
+
+/**
+ * The query of `GET /v1/endpoints`, when every part is plainly valid. Anything else (a repeated
+ * or unknown parameter, a value the API would refuse) is left to the API, which explains it.
+ */
+const parseList = (search: string, visibility: Visibility): ListRequest | undefined => {
+  const services: Array<string> = []
+  const single = new Map<string, string>()
+  for (const [name, value] of new URLSearchParams(search)) {
+    if (name === "service") {
+      if (!serviceName.test(value)) return undefined
+      services.push(value)
+    } else if (["tag", "zone", "status", "index", "wait"].includes(name) && !single.has(name)) {
+      single.set(name, value)
+    } else {
+      return undefined
+    }
+  }
+  const status = single.get("status")
+  const index = single.get("index")
+  const wait = single.get("wait")
+  if (status !== undefined && !statuses.has(status)) return undefined
+  if (index !== undefined && !/^\d{1,15}$/.test(index)) return undefined
+  const waitMillis = wait === undefined ? undefined : Option.getOrUndefined(parseMillis(wait))
+  if (wait !== undefined && (waitMillis === undefined || waitMillis > MAX_DURATION_MILLIS)) return undefined
+  const tag = single.get("tag")
+  const zone = single.get("zone")
+  return {
+    query: {
+      visibility,
+      filter: {
+        ...(services.length === 0 ? {} : { services }),
+        ...(tag === undefined ? {} : { tag }),
+        ...(zone === undefined ? {} : { zone }),
+        ...(status === undefined ? {} : { status: status as EndpointStatus })
+      }
+    },
+    index: index === undefined ? undefined : Number(index),
+    waitMillis
+  }
+}
+
+/** Whether the client takes gzip: named in Accept-Encoding without `q=0`. */
+const acceptsGzip = (header: string | undefined) =>
+  header !== undefined && header.split(",").some((part) => {
+    const [coding, ...params] = part.trim().split(";")
+    return coding?.trim().toLowerCase() === "gzip" && !params.some((param) => /^\s*q=0(?:\.0+)?\s*$/.test(param))
+  })
+
+const healthBody = Buffer.from(JSON.stringify({ status: "ok", version }))
+
+interface Settings {
+  readonly config: MikoConfig
+  readonly shuttingDown: boolean
+  readonly fresh: boolean
+}
+
+/**
+ * The read fast path: `GET /v1/endpoints` (any filter, blocking or not) and `GET /healthz`
+ * answered from bytes rendered once per change, without a fiber, span or middleware per request.
+ * Blocking queries are parked as plain responses and answered from the one rendering when their
+ * result changes. Everything unusual (a body, an unknown token, telemetry switched on, a query
+ * the API would refuse, stale data in a cluster) goes to the HTTP API, which stays the reference.
+ */
+export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Tokens | ConfigService | Lifecycle | Cluster | Scope.Scope> =
+  Effect.gen(function*() {
+    const reads = yield* RenderedReads
+    const tokens = yield* Tokens
+    const config = yield* ConfigService
+    const lifecycle = yield* Lifecycle
+    const cluster = yield* Cluster
+    // Plain values kept current by fibers, so that a request reads them without entering one.
+    let settings: Settings = { config: yield* config.current, shuttingDown: false, fresh: true }
+    const parked = new Set<() => void>()
+
+    yield* config.changes.pipe(Stream.runForEach((next) => Effect.sync(() => (settings = { ...settings, config: next }))), Effect.forkScoped)
+    yield* lifecycle.shutdown.pipe(
+      Effect.zipRight(Effect.sync(() => {
+        settings = { ...settings, shuttingDown: true }
+        for (const answer of [...parked]) answer()
+      })),
+      Effect.forkScoped
+    )
+    if (cluster.shared) {
+      yield* cluster.checkFresh.pipe(
+        Effect.match({ onFailure: () => false, onSuccess: () => true }),
+        Effect.flatMap((fresh) => Effect.sync(() => (settings = { ...settings, fresh }))),
+        Effect.repeat(Schedule.spaced(Duration.millis(250))),
+        Effect.forkScoped
+      )
+    }
+
+    /** What the caller may see; undefined when the API must answer (an unknown token, a read that needs one). */
+    const visibilityOf = (authorization: string | undefined): Visibility | undefined => {
+      const secret = authorization === undefined ? "" : /^Bearer\s+(.*)$/i.exec(authorization)?.[1]?.trim()
+      if (secret === undefined) return undefined
+      const caller = secret === "" ? anonymous : tokens.identify(secret)
+      return caller === undefined ? undefined : visibilityFor(caller, settings.config.registry.publicRead)
+    }
+
+    const send = (request: IncomingMessage, response: ServerResponse, list: RenderedList, visibility: Visibility) => {
+      const etag = `"${list.modifiedIndex}-${visibility}"`
+      const headers: Record<string, string | number> = {
+        "content-type": "application/json",
+        "x-miko-index": list.index,
+        etag,
+        "cache-control": "no-cache",
+        vary: "Accept-Encoding"
+      }
+      // While shutting down, connections are closed after their answer so the server can finish.
+      if (settings.shuttingDown) headers["connection"] = "close"
+      if (request.headers["if-none-match"] === etag) {
+        response.writeHead(304, headers).end()
+        return
+      }
+      const gzip = acceptsGzip(request.headers["accept-encoding"])
+      const body = gzip ? list.gzip() : list.body
+      if (gzip) headers["content-encoding"] = "gzip"
+      headers["content-length"] = body.length
+      response.writeHead(200, headers).end(body)
+    }
+
+    /** Holds the response until the result changes past `since`, the wait runs out, or shutdown begins. */
+    const park = (request: IncomingMessage, response: ServerResponse, list: ListRequest, since: number) => {
+      const waitMillis = Math.min(list.waitMillis ?? defaultWaitMillis, Duration.toMillis(settings.config.registry.maxWait))
+      let cancel = (): void => undefined
+      let timer: ReturnType<typeof setTimeout> | undefined
+      let done = false
+      const settle = () => {
+        if (done) return false
+        done = true
+        cancel()
+        clearTimeout(timer)
+        parked.delete(timeUp)
+        return true
+      }
+      const answer = (rendered: RenderedList) => {
+        if (settle() && !response.destroyed) send(request, response, rendered, list.query.visibility)
+      }
+      const timeUp = () => answer(reads.list(list.query))
+      cancel = reads.awaitChange(list.query, since, answer)
+      if (done) return
+      timer = setTimeout(timeUp, waitMillis)
+      parked.add(timeUp)
+      response.once("close", settle)
+    }
+
+    const endpoints = (request: IncomingMessage, response: ServerResponse, search: string): boolean => {
+      const visibility = visibilityOf(request.headers.authorization)
+      if (visibility === undefined) return false
+      const list = parseList(search, visibility)
+      if (list === undefined) return false
+      const current = reads.list(list.query)
+      // An index from the future means the client knew another history (a reset store): answer at once.
+      if (list.index === undefined || list.index > current.index || settings.shuttingDown) {
+        send(request, response, current, visibility)
+      } else {
+        park(request, response, list, list.index)
+      }
+      return true
+    }
+
+    return (request, response) => {
+      if (request.method !== "GET" || settings.config.telemetry.otlpEndpoint !== undefined || !settings.fresh) return false
+      if (request.headers["content-length"] !== undefined || request.headers["transfer-encoding"] !== undefined) return false
+      const url = request.url ?? ""
+      const question = url.indexOf("?")
+      const path = question === -1 ? url : url.slice(0, question)
+      if (path === "/v1/endpoints") return endpoints(request, response, question === -1 ? "" : url.slice(question + 1))
+      if (path === "/healthz" && question === -1) {
+        response.writeHead(200, { "content-type": "application/json", "content-length": healthBody.length }).end(healthBody)
+        return true
+      }
+      return false
+    }
+  })
