@@ -2,7 +2,7 @@ import * as Effect from "effect/Effect"
 import type { IncomingMessage, Server, ServerResponse } from "node:http"
 import type { Socket } from "node:net"
 import { ConfigService } from "../config/service.js"
-import { Lifecycle } from "./readiness.js"
+import { Lifecycle } from "../lifecycle/index.js"
 
 /** The connections of one Node HTTP server, as a shutdown has to deal with them. */
 export interface Connections {

@@ -10,7 +10,7 @@ import type * as HttpApp from "@effect/platform/HttpApp"
 import type * as HttpRouter from "@effect/platform/HttpRouter"
 import { ConfigService } from "../config/service.js"
 import { jsonBodyRequest, rejectionOf } from "./body.js"
-import { Lifecycle } from "./readiness.js"
+import { Lifecycle } from "../lifecycle/index.js"
 import { errorCode } from "../shared/api-error.js"
 
 const envelope = (status: number, code: string, message: string) =>

@@ -1,6 +1,6 @@
 export { MikoApi } from "./api.js"
 export { layerEdge } from "./edge.js"
-export { Lifecycle, layerLifecycle } from "./readiness.js"
+export { Lifecycle, layerLifecycle } from "../lifecycle/index.js"
 export { layerApi, layerNodeServer, layerServe } from "./server.js"
 export { layerSystemHandlers, NotReady, SystemApi } from "./system.js"
 export { layerHttpApp, MikoHttpApp } from "./embed.js"

@@ -7,7 +7,7 @@ import * as Schema from "effect/Schema"
 import { apiErrorAnnotations } from "../shared/api-error.js"
 import { groupApi } from "../shared/http-api.js"
 import { version } from "../version.js"
-import { Lifecycle } from "./readiness.js"
+import { Lifecycle } from "../lifecycle/index.js"
 
 export class NotReady extends Schema.TaggedError<NotReady>()(
   "NotReady",

@@ -9,7 +9,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
  * Whether the process is shutting down. Set first on a signal, so `/readyz` turns false and
  * long waits (blocking queries, subscriptions) return before the server closes.
  */
-export class Lifecycle extends Context.Tag("miko/http/Lifecycle")<Lifecycle, {
+export class Lifecycle extends Context.Tag("miko/lifecycle/Lifecycle")<Lifecycle, {
   readonly beginShutdown: Effect.Effect<void>
   readonly isShuttingDown: Effect.Effect<boolean>
   /** Completes when shutdown begins. */
