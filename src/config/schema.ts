@@ -170,6 +170,12 @@ export const MikoConfigSchema = Schema.Struct({
       description: "How long an endpoint stays critical (missed heartbeats or failed checks) before it is removed"
     }),
     maxWait: key(PositiveDurationString, { default: Duration.minutes(5), description: "Longest wait a blocking endpoint-list request may ask for" }),
+    protection: section("Mass-expiry protection: when much of the fleet goes quiet at once, Miko suspects itself and keeps the leases (docs/protection.md)", {
+      threshold: key(Schema.Number.pipe(Schema.between(0, 1)), {
+        default: 0.5,
+        description: "Share of leased endpoints that, lapsing within one ttl, makes Miko stop expiring and removing leases until heartbeats return; 0 turns protection off"
+      })
+    }),
     static: key(Schema.Record({ key: ServiceName, value: Schema.Array(StaticEndpoint) }), {
       default: {},
       description: "Endpoints declared in configuration, by service name"

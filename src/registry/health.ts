@@ -1,5 +1,6 @@
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberMap from "effect/FiberMap"
@@ -74,8 +75,13 @@ const nextTally = (tally: Tally, ok: boolean, check: HealthCheck): Tally => {
 const runCheck = (registry: Registry["Type"], id: string, check: HealthCheck, initial: EndpointStatus) =>
   Effect.gen(function*() {
     const tally = yield* Ref.make<Tally>({ successes: 0, failures: 0, status: initial })
+    const startedAt = yield* Clock.currentTimeMillis
+    const grace = Duration.toMillis(check.interval ?? defaults.interval)
     const once = Effect.gen(function*() {
       const ok = yield* probe(check).pipe(Effect.as(true), Effect.catchAll(() => Effect.succeed(false)))
+      // Checking starts over when Miko starts or takes over: for one interval a failure may be
+      // Miko's own network coming up, so the status the endpoint had stands; a success counts.
+      if (!ok && (yield* Clock.currentTimeMillis) - startedAt < grace) return
       const next = yield* Ref.updateAndGet(tally, (t) => nextTally(t, ok, check))
       yield* registry.setCheckStatus(id, next.status)
     }).pipe(Effect.catchAll((error) => Effect.logError(`health check of ${id} not recorded: ${error.message}`)))
@@ -85,17 +91,19 @@ const runCheck = (registry: Registry["Type"], id: string, check: HealthCheck, in
 /**
  * Lease expiry and active health checks, in the background: a sweep on a Schedule for leases,
  * and one fiber per checked endpoint, started and stopped as the directory changes. Request
- * handling never waits on either. Both are cluster-wide work: they run on the leader only.
+ * handling never waits on either. Both are cluster-wide work: they run on the leader only, and
+ * count from when it took over (its start, alone on SQLite): a restart alone changes no status.
  */
 export const layerHealth: Layer.Layer<never, never, Registry | Cluster> = Layer.scopedDiscard(
   Effect.gen(function*() {
     const registry = yield* Registry
     const cluster = yield* Cluster
     yield* cluster.whileLeader("lease expiry", Effect.all([
-      registry.expireLeases.pipe(
-        Effect.catchAll((error) => Effect.logError(`lease expiry failed: ${error.message}`)),
-        Effect.repeat(leaseSweep)
-      ),
+      Effect.flatMap(Clock.currentTimeMillis, (takeover) =>
+        registry.expireLeases(takeover).pipe(
+          Effect.catchAll((error) => Effect.logError(`lease expiry failed: ${error.message}`)),
+          Effect.repeat(leaseSweep)
+        )),
       registry.trimLog.pipe(
         Effect.catchAll((error) => Effect.logWarning(`change log not trimmed: ${error.message}`)),
         Effect.repeat(logTrim)

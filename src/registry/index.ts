@@ -9,6 +9,7 @@ export {
   EndpointSource,
   EndpointStatus,
   HealthCheck,
+  LeaseProtection,
   Registration,
   RegistryChange,
   ServiceDetail,

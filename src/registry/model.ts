@@ -93,9 +93,18 @@ export const ServiceSummary = Schema.Struct({
   critical: Schema.Int
 }).annotations({ identifier: "ServiceSummary" })
 
+/** Mass-expiry protection as the leader sees it (docs/protection.md). */
+export const LeaseProtection = Schema.Struct({
+  active: Schema.Boolean.annotations({ description: "Whether leases are kept: neither expired nor removed" }),
+  threshold: Schema.Number.annotations({ description: "registry.protection.threshold (0: protection is off)" }),
+  leased: Schema.Int.annotations({ description: "Endpoints with a lease that count: passing, or lapsed within the last ttl" }),
+  lapsing: Schema.Int.annotations({ description: "Those lapsed within the last ttl, or silent for over 0.6 of their ttl" })
+}).annotations({ identifier: "LeaseProtection" })
+
 export const ServiceList = Schema.Struct({
   index: Schema.Number,
-  services: Schema.Array(ServiceSummary)
+  services: Schema.Array(ServiceSummary),
+  protection: LeaseProtection
 }).annotations({ identifier: "ServiceList" })
 
 export const ServiceDetail = Schema.Struct({

@@ -1,3 +1,4 @@
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -16,6 +17,7 @@ import { Cluster } from "../cluster/service.js"
 import { ConfigService } from "../config/service.js"
 import type { StorageError } from "../storage/errors.js"
 import { EndpointConflict, EndpointNotFound, ServiceNotFound } from "./errors.js"
+import { makeLeaseGuard } from "./guard.js"
 import type {
   Endpoint,
   EndpointFilter,
@@ -25,8 +27,12 @@ import type {
   RegistryChange,
   Visibility
 } from "./model.js"
+import type { ProtectionStatus } from "./protection.js"
+import { makeProtectionStore } from "./protection-store.js"
 import { type EndpointRecord, sameDeclaration, staticRecords, statusOf, toEndpoint } from "./record.js"
+import { makeRenewalReader } from "./renewals.js"
 import { type LoggedChange, RegistryStore } from "./store.js"
+import { lapsedAt, leasesOf, quietLeases, replicaOf, sweepCandidates } from "./sweep.js"
 import { endpointList, summarize, visibleEndpoints } from "./view.js"
 
 /** The directory at one change index, and the change that produced it. */
@@ -70,7 +76,11 @@ export class Registry extends Context.Tag("miko/Registry")<Registry, {
   readonly heartbeat: (service: string, id: string) => Effect.Effect<Endpoint, EndpointNotFound | StorageError>
   readonly deregister: (service: string, id: string) => Effect.Effect<void, EndpointNotFound | EndpointConflict | StorageError>
   readonly list: (filter: EndpointFilter, visibility: Visibility) => Effect.Effect<EndpointList>
-  readonly services: (visibility: Visibility) => Effect.Effect<{ readonly index: number; readonly services: ReadonlyArray<ReturnType<typeof summarize>> }>
+  readonly services: (visibility: Visibility) => Effect.Effect<{
+    readonly index: number
+    readonly services: ReadonlyArray<ReturnType<typeof summarize>>
+    readonly protection: ProtectionStatus
+  }>
   readonly service: (name: string, visibility: Visibility) => Effect.Effect<ServiceDetailView, ServiceNotFound>
   readonly current: Effect.Effect<RegistryState>
   /** The current state, then the state after each change, in index order with no gap. */
@@ -92,9 +102,11 @@ export class Registry extends Context.Tag("miko/Registry")<Registry, {
   readonly awaitIndex: (after: number) => Effect.Effect<number>
   /**
    * Turns endpoints whose lease ran out critical, removes those critical for too long and
-   * those tied to a connection of a replica that is gone. Cluster-wide work: the leader's.
+   * those tied to a connection of a replica that is gone. Cluster-wide work: the leader's, which
+   * took over at `takeover`: leases and critical times count from then, and neither expires
+   * nor is removed while mass-expiry protection holds (protection.ts).
    */
-  readonly expireLeases: Effect.Effect<void, StorageError>
+  readonly expireLeases: (takeover: number) => Effect.Effect<void, StorageError>
   /** Fails once the database has been out of reach for longer than reads may go stale. */
   readonly checkFresh: Effect.Effect<void, StorageError>
   /** Drops change-log entries no replica needs any more. */
@@ -119,15 +131,14 @@ const stateOf = (loaded: { readonly index: number; readonly records: ReadonlyArr
   changed: undefined
 })
 
-/** The replica part of a connection owner (`<replica>/<connection>`). */
-const replicaOf = (owner: string) => owner.slice(0, Math.max(0, owner.indexOf("/")))
-
-export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigService | Cluster> = Layer.scoped(
+export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigService | Cluster | SqlClient.SqlClient> = Layer.scoped(
   Registry,
   Effect.gen(function*() {
     const store = yield* RegistryStore
     const config = yield* ConfigService
     const cluster = yield* Cluster
+    const guard = yield* makeLeaseGuard({ config, cluster, store: makeProtectionStore(yield* SqlClient.SqlClient) })
+    const readRenewals = yield* makeRenewalReader(store.get)
     const loaded = yield* store.load
 
     const initial = stateOf(loaded)
@@ -314,22 +325,7 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
         yield* apply("deregistered", record)
       }))
 
-    const criticalLimit = Effect.map(config.current, (c) => Duration.toMillis(c.registry.deregisterCriticalAfter))
-
-    /** Whether a sweep has anything to look at, judged without the write lock. */
-    const sweepCandidates = (records: Iterable<EndpointRecord>, at: number, limit: number) => {
-      const leases: Array<EndpointRecord> = []
-      const removals: Array<EndpointRecord> = []
-      const owned: Array<EndpointRecord> = []
-      for (const record of records) {
-        if (record.source === "static") continue
-        const ttl = record.registration.ttl
-        if (ttl !== undefined && record.leaseStatus === "passing" && at - record.lastSeenAt > Duration.toMillis(ttl)) leases.push(record)
-        else if (record.criticalSince !== undefined && at - record.criticalSince >= limit) removals.push(record)
-        if (record.connection !== undefined && replicaOf(record.connection) !== cluster.replicaId) owned.push(record)
-      }
-      return { leases, removals, owned }
-    }
+    const removeAfter = Effect.map(config.current, (c) => Duration.toMillis(c.registry.deregisterCriticalAfter))
 
     /** Takes up leases renewed on other replicas (stored without a change) into this one's copy. */
     const takeUpRenewals = (renewed: ReadonlyArray<EndpointRecord>) =>
@@ -347,23 +343,24 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
         )
       )
 
-    const expireLeases = Effect.gen(function*() {
+    const expireLeases = (takeover: number) => Effect.gen(function*() {
       const at = yield* Clock.currentTimeMillis
-      const limit = yield* criticalLimit
-      const seen = sweepCandidates(HashMap.values((yield* SubscriptionRef.get(published)).records), at, limit)
+      const records = () => Effect.map(SubscriptionRef.get(published), (state) => HashMap.values(state.records))
+      // Alone on the database, every heartbeat came through here: nothing renewed elsewhere.
+      if (cluster.shared) yield* takeUpRenewals(yield* readRenewals(quietLeases(yield* records(), at), at))
+      const { expire, countingFrom } = yield* guard.judge(leasesOf(yield* records()), at, takeover)
+      const rules = { countingFrom, expire, removeAfter: yield* removeAfter, replicaId: cluster.replicaId }
+      const seen = sweepCandidates(yield* records(), at, rules)
       // Endpoints tied to a connection of a replica that stopped checking in lost that connection.
       const live = seen.owned.length > 0 ? yield* cluster.liveReplicas : new Set<string>()
       const orphaned = (record: EndpointRecord) => record.connection !== undefined && !live.has(replicaOf(record.connection))
-      // Heartbeats taken by other replicas renew the stored lease without a change: read it first.
-      const stored = yield* Effect.forEach(seen.leases, (record) => Effect.map(store.get(record.registration.id), (found) => found ?? record))
-      const lapsed = (record: EndpointRecord) => at - record.lastSeenAt > Duration.toMillis(record.registration.ttl ?? Duration.infinity)
-      yield* takeUpRenewals(stored.filter((record) => !lapsed(record)))
-      if (!stored.some(lapsed) && seen.removals.length === 0 && !seen.owned.some(orphaned)) return
+      if (seen.leases.length === 0 && seen.removals.length === 0 && !seen.owned.some(orphaned)) return
       yield* write(Effect.gen(function*() {
-        const { leases, removals, owned } = sweepCandidates(HashMap.values((yield* Ref.get(working)).records), at, limit)
+        const { leases, removals, owned } = sweepCandidates(HashMap.values((yield* Ref.get(working)).records), at, rules)
         for (const known of leases) {
+          // The stored lease may have been renewed on another replica since.
           const current = (yield* store.get(known.registration.id)) ?? known
-          if (lapsed(current)) yield* update(current, withCriticalSince({ ...current, leaseStatus: "critical" }, at))
+          if (lapsedAt(current, at, countingFrom)) yield* update(current, withCriticalSince({ ...current, leaseStatus: "critical" }, at))
         }
         for (const record of removals) {
           yield* Effect.logInfo(`removing endpoint ${record.registration.id} of ${record.service}: critical for longer than registry.deregisterCriticalAfter`)
@@ -466,9 +463,10 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       deregister,
       list: (filter, visibility) => Effect.map(current, (s) => endpointList(s.index, s.records, visibility, filter)),
       services: (visibility) =>
-        Effect.map(current, (s) => ({
+        Effect.map(Effect.zip(current, guard.status), ([s, protection]) => ({
           index: s.index,
-          services: Object.entries(visibleEndpoints(s.records, visibility)).map(([name, endpoints]) => summarize(name, endpoints))
+          services: Object.entries(visibleEndpoints(s.records, visibility)).map(([name, endpoints]) => summarize(name, endpoints)),
+          protection
         })),
       service: (name, visibility) =>
         Effect.flatMap(current, (s) => {
