@@ -31,9 +31,13 @@ export const checkRole = (role: Role) => (caller: CallerInfo): Effect.Effect<Cal
 export const requireRole = (role: Role): Effect.Effect<CallerInfo, Unauthorized | Forbidden, Caller> =>
   Effect.flatMap(Caller, checkRole(role))
 
+/** Whether a caller with the register role may write endpoints of `service` (all, unless its token is scoped). */
+export const coversService = (caller: CallerInfo, service: string): boolean =>
+  caller.services === undefined || caller.roles.has("admin") || caller.services.has(service)
+
 /** Whether the caller may write endpoints of `service` (role `register` and, when scoped, the service listed). */
 export const requireService = (service: string): Effect.Effect<CallerInfo, Unauthorized | Forbidden, Caller> =>
   Effect.flatMap(requireRole("register"), (caller) =>
-    caller.services === undefined || caller.roles.has("admin") || caller.services.has(service)
+    coversService(caller, service)
       ? Effect.succeed(caller)
       : Effect.fail(new Forbidden({ message: `token ${JSON.stringify(caller.name)} may not register endpoints of service ${JSON.stringify(service)}` })))

@@ -5,7 +5,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { anonymous } from "../auth/caller.js"
+import { anonymous, type CallerInfo, coversService, hasRole } from "../auth/caller.js"
 import { Tokens } from "../auth/tokens.js"
 import { Cluster } from "../cluster/service.js"
 import type { MikoConfig } from "../config/schema.js"
@@ -13,6 +13,7 @@ import { ConfigService } from "../config/service.js"
 import type { EndpointStatus, Visibility } from "../registry/model.js"
 import { visibilityFor } from "../registry/operations.js"
 import { type ListQuery, RenderedReads, type RenderedList } from "../registry/rendered.js"
+import { Registry } from "../registry/service.js"
 import { MAX_DURATION_MILLIS, parseMillis } from "../shared/duration.js"
 import { version } from "../version.js"
 import { Lifecycle } from "../lifecycle/index.js"
@@ -29,6 +30,7 @@ interface ListRequest {
 const serviceName = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
 const statuses: ReadonlySet<string> = new Set<EndpointStatus>(["passing", "warning", "critical"])
 const defaultWaitMillis = 30_000
+const heartbeatPath = /^\/v1\/services\/([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\/endpoints\/([A-Za-z0-9][A-Za-z0-9._:-]{0,127})\/heartbeat$/
 
 /**
  * The query of `GET /v1/endpoints`, when every part is plainly valid. Anything else (a repeated
@@ -87,15 +89,17 @@ interface Settings {
 }
 
 /**
- * The read fast path: `GET /v1/endpoints` (any filter, blocking or not) and `GET /healthz`
- * answered from bytes rendered once per change, without a fiber, span or middleware per request.
+ * The fast path: `GET /v1/endpoints` (any filter, blocking or not) and `GET /healthz` answered
+ * from bytes rendered once per change, and the heartbeat of a passing lease taken in memory,
+ * without a fiber, span or middleware per request.
  * Blocking queries are parked as plain responses and answered from the one rendering when their
  * result changes. Everything unusual (a body, an unknown token, telemetry switched on, a query
  * the API would refuse, stale data in a cluster) goes to the HTTP API, which stays the reference.
  */
-export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Tokens | ConfigService | Lifecycle | Cluster | Scope.Scope> =
+export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Registry | Tokens | ConfigService | Lifecycle | Cluster | Scope.Scope> =
   Effect.gen(function*() {
     const reads = yield* RenderedReads
+    const registry = yield* Registry
     const tokens = yield* Tokens
     const config = yield* ConfigService
     const lifecycle = yield* Lifecycle
@@ -121,11 +125,16 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Tokens
       )
     }
 
-    /** What the caller may see; undefined when the API must answer (an unknown token, a read that needs one). */
-    const visibilityOf = (authorization: string | undefined): Visibility | undefined => {
+    /** Who calls; undefined for a header the API must judge (malformed, or a token Miko does not know). */
+    const callerOf = (authorization: string | undefined): CallerInfo | undefined => {
       const secret = authorization === undefined ? "" : /^Bearer\s+(.*)$/i.exec(authorization)?.[1]?.trim()
       if (secret === undefined) return undefined
-      const caller = secret === "" ? anonymous : tokens.identify(secret)
+      return secret === "" ? anonymous : tokens.identify(secret)
+    }
+
+    /** What the caller may see; undefined when the API must answer (an unknown token, a read that needs one). */
+    const visibilityOf = (authorization: string | undefined): Visibility | undefined => {
+      const caller = callerOf(authorization)
       return caller === undefined ? undefined : visibilityFor(caller, settings.config.registry.publicRead)
     }
 
@@ -191,10 +200,30 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Tokens
       return true
     }
 
+    /** `PUT /v1/services/{service}/endpoints/{id}/heartbeat` of a passing lease, by a token that may write it. */
+    const heartbeat = (request: IncomingMessage, response: ServerResponse, path: string): boolean => {
+      const match = heartbeatPath.exec(path)
+      if (match === null) return false
+      const [, service = "", id = ""] = match
+      const caller = callerOf(request.headers.authorization)
+      if (caller === undefined || !hasRole(caller, "register") || !coversService(caller, service)) return false
+      const endpoint = registry.renewNow(service, id, Date.now())
+      if (endpoint === undefined) return false
+      const body = Buffer.from(JSON.stringify(endpoint))
+      const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": body.length }
+      if (settings.shuttingDown) headers["connection"] = "close"
+      response.writeHead(200, headers).end(body)
+      return true
+    }
+
     return (request, response) => {
-      if (request.method !== "GET" || settings.config.telemetry.otlpEndpoint !== undefined || !settings.fresh) return false
-      if (request.headers["content-length"] !== undefined || request.headers["transfer-encoding"] !== undefined) return false
+      if (settings.config.telemetry.otlpEndpoint !== undefined || !settings.fresh) return false
+      // A request with a body goes to the API, which reads it within http.maxBodyBytes.
+      const length = request.headers["content-length"]
+      if ((length !== undefined && length !== "0") || request.headers["transfer-encoding"] !== undefined) return false
       const url = request.url ?? ""
+      if (request.method === "PUT") return !url.includes("?") && heartbeat(request, response, url)
+      if (request.method !== "GET" || length !== undefined) return false
       const question = url.indexOf("?")
       const path = question === -1 ? url : url.slice(0, question)
       if (path === "/v1/endpoints") return endpoints(request, response, question === -1 ? "" : url.slice(question + 1))

@@ -6,13 +6,15 @@ import * as Effect from "effect/Effect"
 import * as FiberMap from "effect/FiberMap"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { connect } from "node:net"
 import { Cluster } from "../cluster/service.js"
 import type { EndpointStatus, HealthCheck } from "./model.js"
-import { Registry } from "./service.js"
+import type { EndpointRecord } from "./record.js"
+import { Registry, type RegistryState } from "./service.js"
 
 const defaults = { interval: Duration.seconds(10), timeout: Duration.seconds(2), healthyThreshold: 1, unhealthyThreshold: 2 }
 
@@ -113,26 +115,51 @@ export const layerHealth: Layer.Layer<never, never, Registry | Cluster> = Layer.
   })
 )
 
-/** One fiber per checked endpoint, started and stopped as the directory changes. */
+type Wanted = { readonly check: HealthCheck; readonly key: string; readonly status: EndpointStatus }
+
+const wantedOf = (record: EndpointRecord | undefined): Wanted | undefined => {
+  const check = record?.registration.check
+  return check === undefined ? undefined : { check, key: JSON.stringify(check), status: record?.checkStatus ?? "critical" }
+}
+
+/**
+ * One fiber per checked endpoint, started and stopped as the directory changes. A change
+ * that follows the last one seen touches only its own endpoint, so a write costs the same
+ * with ten endpoints or a hundred thousand; anything else (a reload, a skipped index) compares
+ * the whole directory.
+ */
 const healthChecks = (registry: Registry["Type"]) =>
   Effect.scoped(Effect.gen(function*() {
     const checks = yield* FiberMap.make<string>()
-    const running = yield* Ref.make(new Map<string, string>())
+    const running = new Map<string, string>()
+    const follow = (id: string, wanted: Wanted | undefined) =>
+      Effect.gen(function*() {
+        if (wanted === undefined) {
+          if (running.delete(id)) yield* FiberMap.remove(checks, id)
+          return
+        }
+        if (running.get(id) === wanted.key) return
+        running.set(id, wanted.key)
+        yield* FiberMap.run(checks, id, runCheck(registry, id, wanted.check, wanted.status))
+      })
+    const resync = (state: RegistryState) =>
+      Effect.gen(function*() {
+        const seen = new Set<string>()
+        for (const [id, record] of HashMap.entries(state.records)) {
+          seen.add(id)
+          yield* follow(id, wantedOf(record))
+        }
+        for (const id of [...running.keys()]) if (!seen.has(id)) yield* follow(id, undefined)
+      })
+    let last: RegistryState | undefined
     yield* registry.changes.pipe(
-      Stream.runForEach((state) =>
-        Effect.gen(function*() {
-          const wanted = new Map<string, { readonly check: HealthCheck; readonly key: string; readonly status: EndpointStatus }>()
-          for (const [id, record] of HashMap.entries(state.records)) {
-            const check = record.registration.check
-            if (check !== undefined) wanted.set(id, { check, key: JSON.stringify(check), status: record.checkStatus ?? "critical" })
-          }
-          const known = yield* Ref.get(running)
-          for (const id of known.keys()) if (!wanted.has(id)) yield* FiberMap.remove(checks, id)
-          for (const [id, { check, key, status }] of wanted) {
-            if (known.get(id) !== key) yield* FiberMap.run(checks, id, runCheck(registry, id, check, status))
-          }
-          yield* Ref.set(running, new Map([...wanted].map(([id, w]) => [id, w.key])))
-        })
-      )
+      Stream.runForEach((state) => {
+        const previous = last
+        last = state
+        const change = state.change
+        return previous !== undefined && change !== undefined && state.index === previous.index + 1
+          ? follow(change.endpointId, wantedOf(Option.getOrUndefined(HashMap.get(state.records, change.endpointId))))
+          : resync(state)
+      })
     )
   }))

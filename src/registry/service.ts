@@ -30,6 +30,7 @@ import type {
 import type { ProtectionStatus } from "./protection.js"
 import { makeProtectionStore } from "./protection-store.js"
 import { type EndpointRecord, sameDeclaration, staticRecords, statusOf, toEndpoint } from "./record.js"
+import { makePendingRenewals, renewalCheckInterval } from "./pending-renewals.js"
 import { makeRenewalReader } from "./renewals.js"
 import { type LoggedChange, RegistryStore } from "./store.js"
 import { lapsedAt, leasesOf, quietLeases, replicaOf, sweepCandidates } from "./sweep.js"
@@ -74,6 +75,11 @@ export class Registry extends Context.Tag("miko/Registry")<Registry, {
     options?: { readonly connection?: string | undefined }
   ) => Effect.Effect<{ readonly endpoint: Endpoint; readonly created: boolean }, EndpointConflict | StorageError>
   readonly heartbeat: (service: string, id: string) => Effect.Effect<Endpoint, EndpointNotFound | StorageError>
+  /**
+   * The heartbeat of a passing lease, taken at once and answered from memory; undefined when it
+   * needs `heartbeat` (the lease lapsed, or the endpoint is unknown here). For the HTTP fast path.
+   */
+  readonly renewNow: (service: string, id: string, at: number) => Endpoint | undefined
   readonly deregister: (service: string, id: string) => Effect.Effect<void, EndpointNotFound | EndpointConflict | StorageError>
   readonly list: (filter: EndpointFilter, visibility: Visibility) => Effect.Effect<EndpointList>
   readonly services: (visibility: Visibility) => Effect.Effect<{
@@ -139,11 +145,14 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
     const cluster = yield* Cluster
     const guard = yield* makeLeaseGuard({ config, cluster, store: makeProtectionStore(yield* SqlClient.SqlClient) })
     const readRenewals = yield* makeRenewalReader(store.get)
+    const renewals = makePendingRenewals()
     const loaded = yield* store.load
 
     const initial = stateOf(loaded)
     /** What readers and watchers see: only committed changes. */
     const published = yield* SubscriptionRef.make<RegistryState>(initial)
+    // The same, readable without a fiber: the heartbeat fast path looks endpoints up here.
+    let shownNow = initial
     /**
      * The state a write works on, ahead of `published` by the changes of the transaction in
      * progress; equal to it between writes. Only touched while holding `serialized`.
@@ -182,10 +191,14 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
           yield* Ref.update(history, (entries) => [...entries.slice(-(historySize - 1)), entry])
         }
         yield* SubscriptionRef.set(published, state)
+        shownNow = state
       }
       const final = yield* Ref.get(working)
       const shown = yield* SubscriptionRef.get(published)
-      if (final !== shown) yield* SubscriptionRef.set(published, { ...final, change: shown.change, changed: shown.changed })
+      if (final !== shown) {
+        shownNow = { ...final, change: shown.change, changed: shown.changed }
+        yield* SubscriptionRef.set(published, shownNow)
+      }
       if (states.length > 0) {
         const fresh = yield* Deferred.make<void>()
         yield* Deferred.succeed(yield* Ref.getAndSet(nextChange, fresh), undefined)
@@ -307,14 +320,48 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
         return { endpoint: toEndpoint(record, "internal")!, created: existing === undefined }
       }))
 
-    const heartbeat = (service: string, id: string) =>
+    /**
+     * A heartbeat on a passing lease changes nothing callers see: it is noted in memory and
+     * answered at once, without the write lock or a transaction (see pending-renewals.ts).
+     * Undefined when the heartbeat is a change (a lapsed lease) or names no known endpoint.
+     */
+    const renewNow = (service: string, id: string, at: number): Endpoint | undefined => {
+      const known = Option.getOrUndefined(HashMap.get(shownNow.records, id))
+      if (known === undefined || known.service !== service || known.leaseStatus !== "passing") return undefined
+      const ttl = known.registration.ttl
+      renewals.note(id, at, ttl === undefined ? Number.POSITIVE_INFINITY : Duration.toMillis(ttl))
+      return toEndpoint({ ...known, lastSeenAt: at }, "internal")
+    }
+
+    const renewInMemory = (service: string, id: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.sync(() => renewNow(service, id, at)))
+
+    /** A heartbeat that moves a status (a lapsed lease coming back) is a change, durable before it is answered. */
+    const renewDurably = (service: string, id: string) =>
       write(Effect.gen(function*() {
-        const record = yield* find(service, id)
+        const record = renewals.withRenewal(yield* find(service, id))
         const at = yield* Clock.currentTimeMillis
         const next = withCriticalSince({ ...record, lastSeenAt: at, leaseStatus: "passing" }, at)
         yield* update(record, next)
         return toEndpoint(next, "internal")!
       }))
+
+    const heartbeat = (service: string, id: string) =>
+      Effect.flatMap(renewInMemory(service, id), (endpoint) => (endpoint === undefined ? renewDurably(service, id) : Effect.succeed(endpoint)))
+
+    /** Writes the renewals taken since the last flush in one transaction; a failed flush is tried again with the next. */
+    const flushRenewals = (options: { readonly all: boolean }) => Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const taken = yield* renewals.take(now, options.all)
+      if (taken.size === 0) return
+      yield* write(Effect.gen(function*() {
+        const { records } = yield* Ref.get(working)
+        for (const [id, at] of taken) {
+          const record = Option.getOrUndefined(HashMap.get(records, id))
+          if (record !== undefined && at > record.lastSeenAt) yield* touch({ ...record, lastSeenAt: at })
+        }
+      })).pipe(Effect.tapError(() => renewals.restore(taken, now)))
+    })
 
     const deregister = (service: string, id: string) =>
       write(Effect.gen(function*() {
@@ -345,7 +392,7 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
 
     const expireLeases = (takeover: number) => Effect.gen(function*() {
       const at = yield* Clock.currentTimeMillis
-      const records = () => Effect.map(SubscriptionRef.get(published), (state) => HashMap.values(state.records))
+      const records = () => Effect.map(SubscriptionRef.get(published), (state) => Array.from(HashMap.values(state.records), renewals.withRenewal))
       // Alone on the database, every heartbeat came through here: nothing renewed elsewhere.
       if (cluster.shared) yield* takeUpRenewals(yield* readRenewals(quietLeases(yield* records(), at), at))
       const { expire, countingFrom } = yield* guard.judge(leasesOf(yield* records()), at, takeover)
@@ -356,10 +403,12 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       const orphaned = (record: EndpointRecord) => record.connection !== undefined && !live.has(replicaOf(record.connection))
       if (seen.leases.length === 0 && seen.removals.length === 0 && !seen.owned.some(orphaned)) return
       yield* write(Effect.gen(function*() {
-        const { leases, removals, owned } = sweepCandidates(HashMap.values((yield* Ref.get(working)).records), at, rules)
+        const judged = Array.from(HashMap.values((yield* Ref.get(working)).records), renewals.withRenewal)
+        const { leases, removals, owned } = sweepCandidates(judged, at, rules)
         for (const known of leases) {
           // The stored lease may have been renewed on another replica since.
-          const current = (yield* store.get(known.registration.id)) ?? known
+          const stored = yield* store.get(known.registration.id)
+          const current = stored === undefined ? known : renewals.withRenewal({ ...stored, lastSeenAt: Math.max(stored.lastSeenAt, known.lastSeenAt) })
           if (lapsedAt(current, at, countingFrom)) yield* update(current, withCriticalSince({ ...current, leaseStatus: "critical" }, at))
         }
         for (const record of removals) {
@@ -421,6 +470,14 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       }))
 
     yield* syncStatic(yield* config.current)
+    yield* flushRenewals({ all: false }).pipe(
+      Effect.catchAll((error) => Effect.logWarning(`lease renewals not saved yet: ${error.message}`)),
+      Effect.catchAllDefect((defect) => Effect.logError("lease renewals not saved yet", defect)),
+      Effect.repeat(Schedule.spaced(renewalCheckInterval)),
+      Effect.forkScoped
+    )
+    // On a clean stop the renewals of the last interval are saved too.
+    yield* Effect.addFinalizer(() => flushRenewals({ all: true }).pipe(Effect.ignore))
     yield* config.changes.pipe(
       Stream.drop(1),
       Stream.map((c) => c.registry.static),
@@ -460,6 +517,7 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
     return Registry.of({
       register,
       heartbeat,
+      renewNow,
       deregister,
       list: (filter, visibility) => Effect.map(current, (s) => endpointList(s.index, s.records, visibility, filter)),
       services: (visibility) =>

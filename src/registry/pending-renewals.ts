@@ -1,0 +1,57 @@
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type { EndpointRecord } from "./record.js"
+
+/**
+ * How long a heartbeat may live in memory only: one second, or a fifth of its lease when that is
+ * shorter, so that other replicas (which read renewals from the store) never see a live lease as
+ * quiet. A heartbeat only moves a lease forward, so it is answered from memory and the renewals
+ * of one interval reach the store in one transaction: a crash loses at most this much, which the
+ * grace of one ttl after a start covers.
+ */
+const longestDelayMillis = 1_000
+const shareOfTtl = 0.2
+
+/** How often the flusher looks whether a renewal is due. */
+export const renewalCheckInterval = Duration.millis(100)
+
+interface Pending {
+  readonly at: number
+  readonly due: number
+}
+
+/**
+ * Leases renewed since the last flush: endpoint id → newest heartbeat. Whoever judges a lease
+ * reads the record through `withRenewal`, so a renewal counts the moment it is taken.
+ */
+export const makePendingRenewals = () => {
+  let pending = new Map<string, Pending>()
+  let firstDue = Number.POSITIVE_INFINITY
+  return {
+    /** Synchronous, so that the read fast path can take a heartbeat without entering a fiber. */
+    note: (id: string, at: number, ttlMillis: number): void => {
+      const due = pending.get(id)?.due ?? at + Math.min(longestDelayMillis, ttlMillis * shareOfTtl)
+      pending.set(id, { at: Math.max(at, pending.get(id)?.at ?? 0), due })
+      firstDue = Math.min(firstDue, due)
+    },
+    /** Every renewal, once the first of them is due at `now` (or whenever `all`); none before. */
+    take: (now: number, all = false) =>
+      Effect.sync((): ReadonlyMap<string, number> => {
+        if (pending.size === 0 || (!all && now < firstDue)) return new Map()
+        const taken = new Map(Array.from(pending, ([id, { at }]) => [id, at] as const))
+        pending = new Map()
+        firstDue = Number.POSITIVE_INFINITY
+        return taken
+      }),
+    /** Puts back renewals whose flush failed, so the next flush writes them. */
+    restore: (taken: ReadonlyMap<string, number>, now: number) =>
+      Effect.sync(() => {
+        for (const [id, at] of taken) pending.set(id, { at: Math.max(at, pending.get(id)?.at ?? 0), due: now })
+        firstDue = Math.min(firstDue, now)
+      }),
+    withRenewal: (record: EndpointRecord): EndpointRecord => {
+      const renewed = pending.get(record.registration.id)?.at
+      return renewed !== undefined && renewed > record.lastSeenAt ? { ...record, lastSeenAt: renewed } : record
+    }
+  }
+}
