@@ -6,14 +6,22 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { makeCli } from "./cli/commands.js"
+import { CliError, exitCodes } from "./cli/errors.js"
 import { runService } from "./service.js"
 
-/** Exit codes: 2 for configuration a person must fix, 1 for any other failure. */
+/**
+ * Exit codes: a CLI command's failure says what failed (`exitCodes`, listed in README.md); 2 for
+ * configuration a person must fix; 1 for any other failure.
+ */
 const exitCodeOf = (cause: Cause.Cause<unknown>): number =>
   Option.match(Cause.failureOption(cause), {
-    onNone: () => 1,
-    onSome: (error) =>
-      typeof error === "object" && error !== null && "_tag" in error && error._tag === "ConfigLoadError" ? 2 : 1
+    onNone: () => exitCodes.unexpected,
+    onSome: (error) => {
+      if (error instanceof CliError) return exitCodes[error.kind]
+      return typeof error === "object" && error !== null && "_tag" in error && error._tag === "ConfigLoadError"
+        ? exitCodes.invalid
+        : exitCodes.unexpected
+    }
   })
 
 const describe = (cause: Cause.Cause<unknown>): string =>

@@ -41,22 +41,22 @@ describe("miko config, against a running service", () => {
     await cli("reset", "general.logLevel")
   })
 
-  it("an unknown key names the doc and a suggestion", async () => {
+  it("an unknown key names the doc and a suggestion; exit code 3, not found", async () => {
     const { code, stderr } = await cli("get", "scheduler.maxRunning")
-    expect(code).toBe(1)
+    expect(code).toBe(3)
     expect(stderr).toContain("did you mean \"scheduler.maxRunningTasks\"")
     expect(stderr).toContain("docs/configuration.md")
   })
 
-  it("an invalid value is refused with the server's message", async () => {
+  it("an invalid value is refused with the server's message; exit code 2, invalid input", async () => {
     const { code, stderr } = await cli("set", "scheduler.maxRunningTasks", "lots")
-    expect(code).toBe(1)
+    expect(code).toBe(2)
     expect(stderr).toContain("400 config_value_invalid")
   })
 
-  it("a wrong token is a clear 401", async () => {
+  it("a wrong token is a clear 401; exit code 4", async () => {
     const { code, stderr } = await runMiko(["config", "get", "--address", miko.url, "--token", "nope"], { cwd: miko.dir })
-    expect(code).toBe(1)
+    expect(code).toBe(4)
     expect(stderr).toContain("401")
   })
 
@@ -72,11 +72,11 @@ describe("miko config, against a running service", () => {
 })
 
 describe("miko config, with nothing running", () => {
-  it("says Miko is not reachable and how to point elsewhere", async () => {
+  it("says Miko is not reachable and how to point elsewhere; exit code 5", async () => {
     const dir = tempDir()
     const { code, stderr } = await runMiko(["config", "get", "--address", "http://127.0.0.1:9"], { cwd: dir })
     cleanup(dir)
-    expect(code).toBe(1)
+    expect(code).toBe(5)
     expect(stderr).toContain("cannot reach Miko at http://127.0.0.1:9")
     expect(stderr).toContain("MIKO_ADDRESS")
   })
