@@ -1,37 +1,34 @@
-"""The synchronous client: a background thread keeps the endpoint list fresh."""
+"""The synchronous client: a background thread keeps the endpoint list fresh.
+
+The decisions are the core's (:mod:`miko._core`); this module performs them with
+``httpx.Client``, threads and events.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import logging
-import random
 import socket
 import threading
-import weakref
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from ._directory import Directory, read_list
-from ._errors import MikoError, MikoUnreachable, Unauthorized, error_from_response, unreachable
-from ._models import AddressKind, Endpoint, Strategy
-from ._options import SERVICE_NAME, CertTypes, Options, Seconds, VerifyTypes, seconds
-from ._registration import (
-    DEFAULT_TTL,
-    endpoint_path,
-    endpoints_path,
-    heartbeat_interval,
-    registration_body,
-    retry_delay,
-)
+from ._base import ClientBase, RegistrationBase
+from ._core import POLL_LIMITS, Answer, Call, Exchange, Lease, closed_error, http_settings
+from ._models import Endpoint
+from ._options import Seconds
+from ._registration import DEFAULT_TTL, registration_body
 from ._transport import MikoTransport
 
 __all__ = ["Client", "Registration"]
 
-logger = logging.getLogger("miko")
+T = TypeVar("T")
+
+# httpcore's trace events that hand over a new connection's stream, and those of its cleanup.
+_CONNECTED = frozenset({"connection.connect_tcp.complete", "connection.start_tls.complete"})
+_CLEANUP = "http11.response_closed."
 
 
 class _Stopped(Exception):
@@ -39,22 +36,43 @@ class _Stopped(Exception):
 
 
 class _SocketWatch:
-    """Remembers the long-poll's socket (through httpx's ``trace`` extension) so that
-    ``close()`` can end a blocking query at once instead of waiting for it to time out."""
+    """Follows the long-poll's connection (through httpx's ``trace`` extension) so that
+    ``close()`` can end a blocking query at once, by shutting its socket down, instead of
+    waiting for it to time out; once the client is stopping, no further step of a request
+    starts.
+
+    A connection being set up (connected, perhaps TLS done, not yet handed to the HTTP/1.1
+    layer that closes it on errors) is only a local variable of httpcore's: raising then
+    would drop its socket unclosed, so the watch closes it first.
+    """
 
     def __init__(self, stop: threading.Event) -> None:
         self._stop = stop
         self._lock = threading.Lock()
         self._socket: socket.socket | None = None
+        self._pending: Any = None
 
     def __call__(self, event: str, info: Mapping[str, Any]) -> None:
         with self._lock:
-            if event == "connection.connect_tcp.complete":
-                stream = info.get("return_value")
-                found = stream.get_extra_info("socket") if stream is not None else None
-                self._socket = found if isinstance(found, socket.socket) else None
-            if self._stop.is_set():
+            self._follow(event, info)
+            if self._stop.is_set() and not event.startswith(_CLEANUP):
+                self._close_pending()
                 raise _Stopped()
+
+    def _follow(self, event: str, info: Mapping[str, Any]) -> None:
+        if event in _CONNECTED:
+            stream = info.get("return_value")
+            found = stream.get_extra_info("socket") if stream is not None else None
+            self._socket = found if isinstance(found, socket.socket) else None
+            self._pending = stream
+        elif not event.startswith("connection."):
+            self._pending = None  # the HTTP layer owns the connection now
+
+    def _close_pending(self) -> None:
+        stream, self._pending = self._pending, None
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close()
 
     def interrupt(self) -> None:
         with self._lock:
@@ -64,19 +82,7 @@ class _SocketWatch:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-def _refresh_delay(failures: int, cap: float) -> float:
-    """The first failure after a success retries at once; then 100 ms doubling, jittered."""
-    if failures <= 1:
-        return 0.0
-    return float(min(cap, 0.1 * 2.0 ** (failures - 2)) * random.uniform(0.5, 1.0))
-
-
-def _check_service(service: str) -> None:
-    if not isinstance(service, str) or not SERVICE_NAME.match(service):
-        raise ValueError(f"invalid service name {service!r}: expected a DNS label")
-
-
-class Client:
+class Client(ClientBase[httpx.Client, "Registration"]):
     """Miko client for threaded code.
 
     ``address`` is Miko's URL (``http://miko.internal:8740``) or ``host:port``; without it
@@ -107,66 +113,13 @@ class Client:
             mode, the default; see :attr:`panic_services`).
     """
 
-    def __init__(
-        self,
-        address: str | None = None,
-        *,
-        token: str | None = None,
-        address_kind: AddressKind = "public",
-        zone: str | None = None,
-        strategy: Strategy | None = None,
-        timeout: Seconds = 5.0,
-        wait: Seconds = 30.0,
-        cooldown: Seconds = 10.0,
-        max_attempts: int = 3,
-        backoff_max: Seconds = 2.0,
-        verify: VerifyTypes = True,
-        cert: CertTypes = None,
-        services: Sequence[str] | None = None,
-        strict: bool = False,
-    ) -> None:
-        options = Options.build(
-            address,
-            token=token,
-            address_kind=address_kind,
-            zone=zone,
-            strategy=strategy,
-            timeout=timeout,
-            wait=wait,
-            cooldown=cooldown,
-            max_attempts=max_attempts,
-            backoff_max=backoff_max,
-            verify=verify,
-            cert=cert,
-            services=services,
-            strict=strict,
-        )
-        self._options = options
-        self._directory = Directory(
-            address_kind=options.address_kind,
-            strategy=options.strategy,
-            zone=options.zone,
-            cooldown=options.cooldown,
-            strict=options.strict,
-        )
-        common: dict[str, Any] = {
-            "base_url": options.address,
-            "headers": dict(options.headers),
-            "timeout": options.timeout,
-            "verify": options.miko_tls(),
-            "trust_env": False,
-        }
-        self._api = httpx.Client(**common)
-        self._poller = httpx.Client(**common, limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+    def _open(self) -> None:
+        settings = self._core.api_settings()
+        self._api = httpx.Client(**settings)
+        self._poller = httpx.Client(**settings, limits=POLL_LIMITS)
         self._stop = threading.Event()
         self._settled = threading.Event()
         self._socket = _SocketWatch(self._stop)
-        self._gave_up = False
-        self._closed = False
-        self._lock = threading.Lock()
-        self._registrations: set[Registration] = set()
-        self._http: dict[str, httpx.Client] = {}
-        self._other_http: weakref.WeakSet[httpx.Client] = weakref.WeakSet()
         self._thread = threading.Thread(target=self._refresh_loop, name="miko-refresh", daemon=True)
         self._thread.start()
 
@@ -186,28 +139,19 @@ class Client:
     def close(self) -> None:
         """Deregisters this client's registrations, stops the background thread and closes
         the HTTP clients made by :meth:`http`. Safe to call more than once."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            registrations = list(self._registrations)
-            self._registrations.clear()
-            clients = [*self._http.values(), *self._other_http]
-            self._http.clear()
-        for registration in registrations:
+        leftovers = self._core.close()
+        if leftovers is None:
+            return
+        for registration in leftovers.registrations:
             registration._shutdown(quiet=True)
         self._stop.set()
         self._settled.set()
         self._socket.interrupt()
         self._thread.join(self._options.timeout)
-        for client in clients:
+        for client in leftovers.clients:
             client.close()
         self._poller.close()
         self._api.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     def wait_ready(self, timeout: Seconds | None = None) -> None:
         """Blocks until the first endpoint list arrived.
@@ -217,59 +161,13 @@ class Client:
         Without an explicit timeout, only the first call waits; later ones fail fast until
         a list arrives.
         """
-        directory = self._directory
-        if directory.loaded:
+        core = self._core
+        if core.ready():
             return
-        if self._closed:
-            raise MikoError("the Miko client is closed")
-        if timeout is not None or not self._gave_up:
-            limit = self._options.timeout if timeout is None else seconds(timeout, "timeout", allow_zero=True)
+        limit = core.wait_limit(timeout)
+        if limit is not None:
             self._settled.wait(limit)
-            if directory.loaded:
-                return
-            if self._closed:
-                raise MikoError("the Miko client is closed")
-            if timeout is None:
-                self._gave_up = True
-        raise directory.last_error or MikoUnreachable(f"no endpoint list from Miko at {self._options.address} yet")
-
-    # ----- freshness -------------------------------------------------------------------
-
-    @property
-    def address(self) -> str:
-        """Miko's base URL."""
-        return self._options.address
-
-    @property
-    def address_kind(self) -> AddressKind:
-        return self._options.address_kind
-
-    @property
-    def index(self) -> int | None:
-        """Miko's change index of the cached list (``None`` before the first list)."""
-        return self._directory.index
-
-    @property
-    def stale(self) -> bool:
-        """True before the first list, and while Miko cannot be reached (the last good
-        list is still used)."""
-        return self._directory.stale
-
-    @property
-    def last_updated(self) -> datetime | None:
-        """When Miko last answered with a list (UTC)."""
-        return self._directory.last_updated
-
-    @property
-    def last_error(self) -> MikoError | None:
-        """Why the last attempt to refresh failed; ``None`` after a success."""
-        return self._directory.last_error
-
-    @property
-    def panic_services(self) -> list[str]:
-        """The services served in panic mode, sorted: none of their endpoints is passing, so
-        picks and requests choose among the others. Always empty with ``strict=True``."""
-        return self._directory.panic_services
+        core.waited(timeout)
 
     # ----- discovery -------------------------------------------------------------------
 
@@ -292,11 +190,6 @@ class Client:
         self.wait_ready()
         return self._directory.pick(service).endpoint
 
-    def mark_down(self, endpoint: Endpoint) -> None:
-        """Reports an endpoint as failing (e.g. after a gRPC or TCP error of your own): it is
-        skipped for the cool-down, or until the list says it passes again."""
-        self._directory.mark_down(endpoint)
-
     def transport(
         self, *, transport: httpx.BaseTransport | None = None, max_attempts: int | None = None
     ) -> MikoTransport:
@@ -312,29 +205,14 @@ class Client:
         transport used to reach endpoints) and ``max_attempts``; such a client is new on each
         call. Either way :meth:`close` closes it.
         """
-        _check_service(service)
-        if self._closed:
-            raise MikoError("the Miko client is closed")
-        if not kwargs:
-            with self._lock:
-                cached = self._http.get(service)
-                if cached is None or cached.is_closed:
-                    cached = self._new_http(service, {})
-                    self._http[service] = cached
-                return cached
-        client = self._new_http(service, kwargs)
-        with self._lock:
-            self._other_http.add(client)
-        return client
+        return self._core.http(service, kwargs, self._new_http)
 
     def _new_http(self, service: str, kwargs: dict[str, Any]) -> httpx.Client:
-        inner = kwargs.pop("transport", None)
-        max_attempts = kwargs.pop("max_attempts", None)
-        kwargs.setdefault("timeout", 10.0)
+        inner, max_attempts, settings = http_settings(kwargs)
         return httpx.Client(
             base_url=f"http://{service}",
             transport=MikoTransport(self, transport=inner, max_attempts=max_attempts),
-            **kwargs,
+            **settings,
         )
 
     # ----- registration ----------------------------------------------------------------
@@ -362,8 +240,7 @@ class Client:
         :meth:`close`. Raises :class:`~miko.Unauthorized`/:class:`~miko.Forbidden`,
         :class:`~miko.InvalidRequest` or :class:`~miko.MikoUnreachable`.
         """
-        if self._closed:
-            raise MikoError("the Miko client is closed")
+        self._core.check_open()
         body, lease = registration_body(
             service,
             id=id,
@@ -377,120 +254,69 @@ class Client:
             ttl=ttl,
             check=check,
         )
-        endpoint = self._post_registration(service, body)
-        body["id"] = endpoint.id
-        registration = Registration(self, service, body, lease, endpoint)
-        with self._lock:
-            if self._closed:
-                registration._shutdown(quiet=True)
-                raise MikoError("the Miko client is closed")
-            self._registrations.add(registration)
+        registration = Registration(self, self._run(self._core.register(service, body, lease)))
+        if not self._core.adopt(registration):
+            registration._shutdown(quiet=True)
+            raise closed_error()
         registration._start()
         return registration
 
-    def _post_registration(self, service: str, body: Mapping[str, Any]) -> Endpoint:
-        response = self._call("POST", endpoints_path(service), json=body)
-        if response.status_code not in (200, 201):
-            raise error_from_response(response, f"registering in {service!r}")
-        return Endpoint.from_json(response.json(), service)
+    # ----- talking to Miko -------------------------------------------------------------
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _run(self, exchange: Exchange[T]) -> T:
+        """Performs an exchange's calls on the API client, handing each answer back."""
         try:
-            return self._api.request(method, path, **kwargs)
-        except httpx.HTTPError as error:
-            raise unreachable(self._options.address, error) from error
+            call = next(exchange)
+            while True:
+                call = exchange.send(self._send(call))
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        finally:
+            exchange.close()
 
-    def _forget(self, registration: Registration) -> None:
-        with self._lock:
-            self._registrations.discard(registration)
+    def _send(self, call: Call) -> Answer:
+        try:
+            return self._api.request(call.method, call.path, **call.options())
+        except httpx.HTTPError as error:
+            return error
 
     # ----- background refresh ----------------------------------------------------------
 
     def _refresh_loop(self) -> None:
-        options = self._options
-        directory = self._directory
-        index: int | None = None
-        failures = 0
-        while not self._stop.is_set():
+        follower = self._core.follower
+        delay = 0.0
+        while not self._stop.wait(delay):
+            call = follower.next_call()
             try:
-                response = self._poller.get(
-                    "/v1/endpoints",
-                    # After a failure, a plain read: Miko may be a new process with nothing new
-                    # to say, and its first answer is what ends the staleness.
-                    params=options.poll_params(index if failures == 0 else None),
-                    timeout=options.poll_timeout(index is not None and failures == 0),
-                    extensions={"trace": self._socket},
+                response = self._poller.request(
+                    call.method, call.path, **call.options(), extensions={"trace": self._socket}
                 )
-                if response.status_code != 200:
-                    raise error_from_response(response, "reading endpoints")
-                index, services = read_list(response)
-                directory.apply(index, services)
-                failures = 0
-                self._settled.set()
-                continue
             except _Stopped:
                 break
-            except httpx.HTTPError as error:
+            except Exception as error:  # the core judges every failure; the thread lives on
                 if self._stop.is_set():
                     break
-                directory.failed(unreachable(options.address, error))
-                if failures == 0:
-                    logger.warning(
-                        "miko: %s%s", directory.last_error, "; using the last good list" if directory.loaded else ""
-                    )
-            except MikoError as error:
-                directory.failed(error)
-                if isinstance(error, Unauthorized):
-                    self._settled.set()
-                if failures == 0:
-                    logger.warning("miko: %s", error)
-            except Exception as error:  # keep the thread alive whatever happens
-                if self._stop.is_set():
-                    break
-                directory.failed(MikoError(f"refreshing endpoints failed: {error!r}"))
-                if failures == 0:
-                    logger.exception("miko: refreshing endpoints failed")
-            failures += 1
-            self._stop.wait(_refresh_delay(failures, options.backoff_max))
-
-    def __repr__(self) -> str:
-        state = "closed" if self._closed else ("stale" if self.stale else "fresh")
-        return f"<miko.Client {self._options.address} index={self.index} {state}>"
+                step = follower.failed(error)
+            else:
+                step = follower.received(response)
+            if step.settled:
+                self._settled.set()
+            delay = step.delay
 
 
-class Registration:
+class Registration(RegistrationBase):
     """An endpoint this process registered; heartbeats run in the background.
 
     Use as a context manager or call :meth:`deregister`; :meth:`Client.close` deregisters
     whatever is left.
     """
 
-    def __init__(
-        self, client: Client, service: str, body: dict[str, Any], lease: float | None, endpoint: Endpoint
-    ) -> None:
+    def __init__(self, client: Client, lease: Lease) -> None:
+        super().__init__(lease)
         self._client = client
-        self._service = service
-        self._body = body
-        self._lease = lease
-        self._endpoint = endpoint
         self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._done = False
         self._thread: threading.Thread | None = None
-        self.last_error: MikoError | None = None
-
-    @property
-    def service(self) -> str:
-        return self._service
-
-    @property
-    def id(self) -> str:
-        return self._endpoint.id
-
-    @property
-    def endpoint(self) -> Endpoint:
-        """The endpoint as Miko last returned it (after registering or a heartbeat)."""
-        return self._endpoint
 
     def __enter__(self) -> Registration:
         return self
@@ -504,70 +330,36 @@ class Registration:
         self.deregister()
 
     def _start(self) -> None:
-        if self._lease is None:
+        if not self._lease.heartbeats:
             return
-        self._thread = threading.Thread(
-            target=self._heartbeat_loop, name=f"miko-heartbeat-{self._service}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._heartbeat_loop, name=f"miko-heartbeat-{self.service}", daemon=True)
         self._thread.start()
 
     def heartbeat(self) -> Endpoint:
         """Renews the lease now; registers again if Miko no longer knows the endpoint."""
-        client = self._client
-        response = client._call("PUT", endpoint_path(self._service, self.id) + "/heartbeat")
-        if response.status_code == 404:
-            logger.info("miko: endpoint %s of %s is gone, registering again", self.id, self._service)
-            self._endpoint = client._post_registration(self._service, self._body)
-            return self._endpoint
-        if response.status_code != 200:
-            raise error_from_response(response, f"heartbeat of {self.id!r}")
-        self._endpoint = Endpoint.from_json(response.json(), self._service)
-        return self._endpoint
+        return self._client._run(self._lease.heartbeat())
 
     def _heartbeat_loop(self) -> None:
-        assert self._lease is not None
-        interval = heartbeat_interval(self._lease)
-        delay = interval
-        failures = 0
-        while not self._stop.wait(delay):
+        lease = self._lease
+        while not self._stop.wait(lease.delay):
             try:
                 self.heartbeat()
-                failures = 0
-                delay = interval
-                self.last_error = None
-            except MikoError as error:
+            except Exception as error:  # the lease judges it; heartbeats go on
                 if self._stop.is_set():
                     break
-                failures += 1
-                delay = retry_delay(failures, interval)
-                self.last_error = error
-                logger.warning("miko: heartbeat of %s/%s failed: %s", self._service, self.id, error)
-            except Exception:  # keep heartbeating whatever happens
-                failures += 1
-                delay = retry_delay(failures, interval)
-                logger.exception("miko: heartbeat of %s/%s failed", self._service, self.id)
+                lease.beat_failed(error)
+            else:
+                lease.beat_succeeded()
 
     def deregister(self) -> None:
         """Stops the heartbeats and removes the endpoint from Miko (already gone is fine)."""
         self._shutdown(quiet=False)
 
     def _shutdown(self, *, quiet: bool) -> None:
-        with self._lock:
-            if self._done:
-                return
-            self._done = True
+        if not self._lease.end():
+            return
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(self._client._options.timeout)
-        self._client._forget(self)
-        try:
-            response = self._client._call("DELETE", endpoint_path(self._service, self.id))
-            if response.status_code not in (200, 204, 404):
-                raise error_from_response(response, f"deregistering {self.id!r}")
-        except MikoError as error:
-            if not quiet:
-                raise
-            logger.warning("miko: deregistering %s/%s failed: %s", self._service, self.id, error)
-
-    def __repr__(self) -> str:
-        return f"<miko.Registration {self._service}/{self.id}>"
+        self._client._core.forget(self)
+        self._client._run(self._lease.deregister(quiet=quiet))

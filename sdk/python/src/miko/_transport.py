@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -11,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._directory import Directory, Target
+from ._core import Failover
+from ._directory import Target
 from ._models import Endpoint
 from ._options import SERVICE_NAME, TLS
 
@@ -24,35 +24,11 @@ __all__ = ["ENDPOINT_EXTENSION", "AsyncMikoTransport", "MikoTransport", "endpoin
 #: Key of ``response.extensions`` holding the :class:`~miko.Endpoint` that answered.
 ENDPOINT_EXTENSION = "miko.endpoint"
 
-#: Methods that are safe to send again to another endpoint after a partial failure.
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-#: Answers that mean "this endpoint cannot serve now": retried on the next endpoint.
-RETRY_STATUSES = frozenset({502, 503, 504})
-
-# The request never reached the endpoint: safe to resend whatever the method.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
-# The request may have reached the endpoint: resent only when idempotent.
-_MAYBE_SENT = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
-
 
 def endpoint_of(response: httpx.Response) -> Endpoint | None:
     """The endpoint that answered a request sent through a Miko transport."""
     endpoint = response.extensions.get(ENDPOINT_EXTENSION)
     return endpoint if isinstance(endpoint, Endpoint) else None
-
-
-def _idempotent(request: httpx.Request) -> bool:
-    return request.method in IDEMPOTENT_METHODS or "idempotency-key" in request.headers
-
-
-def _replayable(request: httpx.Request) -> bool:
-    return isinstance(request.stream, httpx.ByteStream)
-
-
-def _backoff(attempt: int) -> float:
-    """Full jitter, 25 ms doubling, at most 1 s; used only when retrying an endpoint
-    already tried in this request (moving to a fresh endpoint is immediate)."""
-    return random.uniform(0, min(1.0, 0.025 * (2 ** (attempt - 1))))
 
 
 def _to_endpoint(request: httpx.Request, target: Target) -> httpx.Request:
@@ -67,33 +43,6 @@ def _to_endpoint(request: httpx.Request, target: Target) -> httpx.Request:
     outgoing.headers["Host"] = target.netloc
     outgoing.extensions = dict(request.extensions)
     return outgoing
-
-
-class _Policy:
-    """The failover rules shared by both transports."""
-
-    __slots__ = ("directory", "max_attempts")
-
-    def __init__(self, directory: Directory, max_attempts: int) -> None:
-        self.directory = directory
-        self.max_attempts = max_attempts
-
-    def retry_after_error(self, request: httpx.Request, target: Target, error: Exception, attempt: int) -> bool:
-        if isinstance(error, _NOT_SENT):
-            self.directory.mark_down(target.endpoint)
-            return attempt < self.max_attempts and _replayable(request)
-        if isinstance(error, _MAYBE_SENT):
-            self.directory.mark_down(target.endpoint)
-            return attempt < self.max_attempts and _idempotent(request) and _replayable(request)
-        return False
-
-    def retry_after_status(
-        self, request: httpx.Request, target: Target, response: httpx.Response, attempt: int
-    ) -> bool:
-        if response.status_code not in RETRY_STATUSES:
-            return False
-        self.directory.mark_down(target.endpoint)
-        return attempt < self.max_attempts and _idempotent(request) and _replayable(request)
 
 
 class MikoTransport(httpx.BaseTransport):
@@ -122,7 +71,7 @@ class MikoTransport(httpx.BaseTransport):
         self._plain: httpx.BaseTransport = transport or httpx.HTTPTransport(verify=TLS.unused())
         self._secure: httpx.BaseTransport | None = transport
         self._lock = threading.Lock()
-        self._policy = _Policy(self._directory, max_attempts or client._options.max_attempts)
+        self._max_attempts = max_attempts or client._options.max_attempts
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         service = request.url.host
@@ -131,24 +80,19 @@ class MikoTransport(httpx.BaseTransport):
         directory = self._directory
         if not directory.loaded:
             self._client.wait_ready()
-        policy = self._policy
-        tried: list[str] = []
-        attempt = 0
+        failover = Failover(directory, service, request, self._max_attempts)
         while True:
-            attempt += 1
-            target = directory.pick(service, tried)
-            if target.endpoint.id in tried:
-                time.sleep(_backoff(attempt))
-            else:
-                tried.append(target.endpoint.id)
+            target, pause = failover.next_target()
+            if pause:
+                time.sleep(pause)
             try:
                 inner = self._plain if target.scheme == "http" else self._secure or self._secure_transport()
                 response = inner.handle_request(_to_endpoint(request, target))
             except httpx.TransportError as error:
-                if policy.retry_after_error(request, target, error, attempt):
+                if failover.retry_after_error(target, error):
                     continue
                 raise
-            if policy.retry_after_status(request, target, response, attempt):
+            if failover.retry_after_status(target, response):
                 response.close()
                 continue
             response.extensions[ENDPOINT_EXTENSION] = target.endpoint
@@ -186,7 +130,7 @@ class AsyncMikoTransport(httpx.AsyncBaseTransport):
         self._tls = client._options.tls
         self._plain: httpx.AsyncBaseTransport = transport or httpx.AsyncHTTPTransport(verify=TLS.unused())
         self._secure: httpx.AsyncBaseTransport | None = transport
-        self._policy = _Policy(self._directory, max_attempts or client._options.max_attempts)
+        self._max_attempts = max_attempts or client._options.max_attempts
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         service = request.url.host
@@ -196,24 +140,19 @@ class AsyncMikoTransport(httpx.AsyncBaseTransport):
         directory = self._directory
         if not directory.loaded:
             await self._ready()
-        policy = self._policy
-        tried: list[str] = []
-        attempt = 0
+        failover = Failover(directory, service, request, self._max_attempts)
         while True:
-            attempt += 1
-            target = directory.pick(service, tried)
-            if target.endpoint.id in tried:
-                await asyncio.sleep(_backoff(attempt))
-            else:
-                tried.append(target.endpoint.id)
+            target, pause = failover.next_target()
+            if pause:
+                await asyncio.sleep(pause)
             try:
                 inner = self._plain if target.scheme == "http" else self._secure or self._secure_transport()
                 response = await inner.handle_async_request(_to_endpoint(request, target))
             except httpx.TransportError as error:
-                if policy.retry_after_error(request, target, error, attempt):
+                if failover.retry_after_error(target, error):
                     continue
                 raise
-            if policy.retry_after_status(request, target, response, attempt):
+            if failover.retry_after_status(target, response):
                 await response.aclose()
                 continue
             response.extensions[ENDPOINT_EXTENSION] = target.endpoint
