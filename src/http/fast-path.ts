@@ -127,8 +127,10 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
 
     /** Who calls; undefined for a header the API must judge (malformed, or a token Miko does not know). */
     const callerOf = (authorization: string | undefined): CallerInfo | undefined => {
-      const secret = authorization === undefined ? "" : /^Bearer\s+(.*)$/i.exec(authorization)?.[1]?.trim()
-      if (secret === undefined) return undefined
+      // "Bearer" with nothing after it is no token, as the API reads it: an anonymous caller.
+      const match = authorization === undefined ? undefined : /^Bearer(?:\s+(.*))?$/i.exec(authorization)
+      if (authorization !== undefined && match === null) return undefined
+      const secret = match?.[1]?.trim() ?? ""
       return secret === "" ? anonymous : tokens.identify(secret)
     }
 
