@@ -9,7 +9,7 @@ import * as Config from "./config/index.js"
 import { layerHttpApp, layerNodeServer, layerServe, Lifecycle, layerLifecycle } from "./http/index.js"
 import * as Registry from "./registry/index.js"
 import * as Scheduler from "./scheduler/index.js"
-import { layerDatabase } from "./storage/index.js"
+import { layerDatabase, type StorageSettings } from "./storage/index.js"
 import { layerLogger, layerOtel } from "./telemetry/index.js"
 
 /** Where the standalone service reads its configuration from. */
@@ -19,6 +19,20 @@ export interface ServiceOptions {
   readonly cwd: string
   readonly home?: string | undefined
 }
+
+/** Storage's settings from Miko's config: the `storage` section as it is, and the data dir. */
+const storageSettings = (config: Config.MikoConfig): StorageSettings => ({ ...config.storage, dataDir: config.general.dataDir })
+
+/**
+ * The database `storage.driver` names, opened with the settings in `BaseConfig`. Storage sits
+ * below config and takes its settings as arguments; this is where the two meet, and where a
+ * setting that cannot work (no PostgreSQL URL, an unset variable) becomes the `ConfigLoadError`
+ * the binary reports with exit code 2, naming the key.
+ */
+export const layerDatabaseFromConfig = (env: Readonly<Record<string, string | undefined>>) =>
+  Layer.unwrapEffect(Effect.map(Config.BaseConfig, ({ resolved }) => layerDatabase(storageSettings(resolved.config), env))).pipe(
+    Layer.mapError((error) => error._tag === "StorageSettingsError" ? new Config.ConfigLoadError({ message: error.message }) : error)
+  )
 
 /** One value, so every layer that asks for the config service shares one instance. */
 const layerConfigService = Config.layer.pipe(Layer.provide(Config.layerStoreSql))
@@ -58,9 +72,10 @@ const layerCapabilities = (env: Readonly<Record<string, string | undefined>>) =>
 /**
  * Miko inside another Effect app: the live config, the directory, the scheduler and Miko's HTTP
  * API as an `HttpApp` to mount (`MikoHttpApp`), without a server of its own and without
- * touching the app's logger. Needs a `BaseConfig` (`Config.layerFromObject`), a `SqlClient`
- * (`Storage.layerSqlite` for Miko's default file, or the app's own, with `Storage.layerMigrations`)
- * and a `FileSystem`. When the app shuts down, readiness turns false and waits end first.
+ * touching the app's logger. Needs a `BaseConfig` (`Config.layerFromObject`), a `SqlClient` and
+ * `Notifications` (`layerDatabaseFromConfig` for the database the config names, or the app's own
+ * `SqlClient` with `Storage.layerMigrations`) and a `FileSystem`. When the app shuts down,
+ * readiness turns false and waits end first.
  */
 export const layerEmbedded = (options: { readonly env?: Readonly<Record<string, string | undefined>> | undefined } = {}) => {
   const shutdownSignal = Layer.scopedDiscard(
@@ -79,7 +94,7 @@ export const layerService = (options: ServiceOptions) => {
     Layer.provideMerge(layerCapabilities(options.env)),
     Layer.provideMerge(layerLogger),
     Layer.provideMerge(layerConfigService),
-    Layer.provideMerge(layerDatabase(options.env)),
+    Layer.provideMerge(layerDatabaseFromConfig(options.env)),
     Layer.provideMerge(layerOtel),
     Layer.provideMerge(Config.layerFromFiles(options)),
     Layer.provideMerge(NodeContext.layer)

@@ -26,9 +26,8 @@ import { cpus, tmpdir } from "node:os"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import * as Config from "../../dist/config/index.js"
-import { layerCluster } from "../../dist/index.js"
+import { layerCluster, layerDatabaseFromConfig } from "../../dist/index.js"
 import * as Scheduler from "../../dist/scheduler/index.js"
-import { layerSqlite } from "../../dist/storage/index.js"
 import { checkFigures, percentile, smoke, writeSection } from "./lib.mjs"
 
 // Smoke mode: 100 tasks firing 200 times a second over two half-second periods.
@@ -49,7 +48,7 @@ const layerFor = (dataDir) =>
   Scheduler.layer.pipe(
     Layer.provideMerge(layerCluster),
     Layer.provideMerge(Config.layer.pipe(Layer.provide(Config.layerStoreMemory))),
-    Layer.provideMerge(layerSqlite),
+    Layer.provideMerge(layerDatabaseFromConfig({})),
     Layer.provideMerge(Config.layerFromObject({ general: { dataDir }, scheduler: { maxRunningTasks: CONCURRENCY } })),
     Layer.provideMerge(NodeContext.layer),
     Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))

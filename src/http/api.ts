@@ -4,7 +4,7 @@ import { ClusterApi } from "../cluster/http.js"
 import { ConfigApi } from "../config/http.js"
 import { RegistryApi } from "../registry/http.js"
 import { SchedulerApi } from "../scheduler/http.js"
-import { version } from "../version.js"
+import { version } from "../shared/version.js"
 import { SystemApi } from "./system.js"
 
 /** The whole HTTP API: one definition for the server, `/openapi.json` and `/docs`. */

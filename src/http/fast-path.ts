@@ -15,7 +15,7 @@ import { visibilityFor } from "../registry/operations.js"
 import { type ListQuery, RenderedReads, type RenderedList } from "../registry/rendered.js"
 import { Registry } from "../registry/service.js"
 import { MAX_DURATION_MILLIS, parseMillis } from "../shared/duration.js"
-import { version } from "../version.js"
+import { version } from "../shared/version.js"
 import { Lifecycle } from "../lifecycle/index.js"
 
 /** Answers a request from memory and says true, or says false and leaves it to the HTTP API. */

@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { apiErrorAnnotations } from "../shared/api-error.js"
 import { groupApi } from "../shared/http-api.js"
-import { version } from "../version.js"
+import { version } from "../shared/version.js"
 import { Lifecycle } from "../lifecycle/index.js"
 
 export class NotReady extends Schema.TaggedError<NotReady>()(

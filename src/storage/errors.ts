@@ -7,3 +7,13 @@ export class StorageError extends Schema.TaggedError<StorageError>()(
   { message: Schema.String },
   apiErrorAnnotations(503)
 ) {}
+
+/**
+ * The settings cannot make a connection (no PostgreSQL URL, a variable that is not set): a
+ * person must fix `key`, which the message names first. Kept apart from `StorageError` so the
+ * caller can report it as the configuration mistake it is rather than as an outage.
+ */
+export class StorageSettingsError extends Schema.TaggedError<StorageSettingsError>()(
+  "StorageSettingsError",
+  { key: Schema.String, message: Schema.String }
+) {}

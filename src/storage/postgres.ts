@@ -10,26 +10,10 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import pg from "pg"
-import { ConfigLoadError } from "../config/errors.js"
-import { BaseConfig } from "../config/load.js"
-import { StorageError } from "./errors.js"
+import { StorageError, type StorageSettingsError } from "./errors.js"
 import { layerMigrations } from "./migrations.js"
 import { Notifications } from "./notifications.js"
-
-/** The connection URL from `storage.postgres.url` or the variable `storage.postgres.secretEnv` names. */
-export const postgresUrl = (
-  postgres: { readonly url?: string | undefined; readonly secretEnv?: string | undefined },
-  env: Readonly<Record<string, string | undefined>>
-): Effect.Effect<Redacted.Redacted<string>, ConfigLoadError> => {
-  if (postgres.url !== undefined) return Effect.succeed(Redacted.make(postgres.url))
-  if (postgres.secretEnv !== undefined) {
-    const value = env[postgres.secretEnv]
-    return value === undefined || value.trim() === ""
-      ? Effect.fail(new ConfigLoadError({ message: `storage.postgres.secretEnv: the environment variable ${postgres.secretEnv} is not set (it should hold the PostgreSQL URL)` }))
-      : Effect.succeed(Redacted.make(value.trim()))
-  }
-  return Effect.fail(new ConfigLoadError({ message: "storage.driver is postgres: set storage.postgres.url or storage.postgres.secretEnv" }))
-}
+import { type Environment, type PostgresSettings, postgresUrl } from "./settings.js"
 
 /** The first line of what went wrong underneath a client error. */
 const causeOf = (error: unknown): string => {
@@ -112,14 +96,16 @@ const makeListener = (url: Redacted.Redacted<string>) =>
       )
   })
 
-/** A migrated `SqlClient` on `storage.postgres`, with NOTIFY between the replicas. */
-export const layerPostgres = (
-  env: Readonly<Record<string, string | undefined>>
-): Layer.Layer<SqlClient.SqlClient | Notifications, StorageError | ConfigLoadError, BaseConfig> =>
+/**
+ * A migrated `SqlClient` on a PostgreSQL database, with NOTIFY between the replicas. This module
+ * loads `pg`; reach it through `layerPostgres` in ./database.ts, which imports it only when built.
+ */
+export const layerPostgresEager = (
+  settings: PostgresSettings,
+  env: Environment
+): Layer.Layer<SqlClient.SqlClient | Notifications, StorageError | StorageSettingsError> =>
   Layer.unwrapEffect(
     Effect.gen(function*() {
-      const { resolved } = yield* BaseConfig
-      const settings = resolved.config.storage.postgres
       const url = yield* postgresUrl(settings, env)
       const client = PgClient.layer({
         url,

@@ -4,46 +4,47 @@ import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { BaseConfig } from "../config/load.js"
 import { StorageError } from "./errors.js"
 import { layerMigrations } from "./migrations.js"
 import { layerLocal, type Notifications } from "./notifications.js"
+import type { SqliteSettings } from "./settings.js"
 
 /** The SQLite file for a data dir, the directory created when missing. */
-const databaseFile = Effect.gen(function*() {
-  const { resolved } = yield* BaseConfig
-  const fs = yield* FileSystem.FileSystem
-  const { dataDir } = resolved.config.general
-  yield* fs.makeDirectory(dataDir, { recursive: true }).pipe(
-    Effect.mapError((error) => new StorageError({ message: `cannot create data dir ${dataDir}: ${error.message}` }))
-  )
-  return `${dataDir}/${resolved.config.storage.filename}`
-})
+const databaseFile = ({ dataDir, filename }: SqliteSettings) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    yield* fs.makeDirectory(dataDir, { recursive: true }).pipe(
+      Effect.mapError((error) => new StorageError({ message: `cannot create data dir ${dataDir}: ${error.message}` }))
+    )
+    return `${dataDir}/${filename}`
+  })
 
 /**
- * A `SqlClient` on `<dataDir>/<storage.filename>` in WAL mode with a busy timeout, migrated;
+ * A `SqlClient` on `<dataDir>/<filename>` in WAL mode with a busy timeout, migrated;
  * one process owns the file, so change notices stay in memory.
  */
-export const layerSqlite: Layer.Layer<SqlClient.SqlClient | Notifications, StorageError, BaseConfig | FileSystem.FileSystem> = Layer.unwrapEffect(
-  Effect.gen(function*() {
-    const filename = yield* databaseFile
-    const { resolved } = yield* BaseConfig
-    const busyMillis = Duration.toMillis(resolved.config.storage.busyTimeout)
-    const client = SqliteClient.layer({ filename })
-    const pragmas = Layer.effectDiscard(
-      Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`PRAGMA busy_timeout = ${Math.round(busyMillis)}`))
-    )
-    return Layer.merge(Layer.provideMerge(Layer.merge(pragmas, layerMigrations), client), layerLocal)
-  })
-).pipe(
-  Layer.catchAll((error) =>
-    Layer.fail(
-      error instanceof StorageError ? error : new StorageError({ message: `cannot open the database: ${String(error.message)}` })
+export const layerSqlite = (
+  settings: SqliteSettings
+): Layer.Layer<SqlClient.SqlClient | Notifications, StorageError, FileSystem.FileSystem> =>
+  Layer.unwrapEffect(
+    Effect.gen(function*() {
+      const filename = yield* databaseFile(settings)
+      const busyMillis = Duration.toMillis(settings.busyTimeout)
+      const client = SqliteClient.layer({ filename })
+      const pragmas = Layer.effectDiscard(
+        Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`PRAGMA busy_timeout = ${Math.round(busyMillis)}`))
+      )
+      return Layer.merge(Layer.provideMerge(Layer.merge(pragmas, layerMigrations), client), layerLocal)
+    })
+  ).pipe(
+    Layer.catchAll((error) =>
+      Layer.fail(
+        error instanceof StorageError ? error : new StorageError({ message: `cannot open the database: ${String(error.message)}` })
+      )
     )
   )
-)
 
-/** A migrated `SqlClient` on a SQLite file of the embedder's choosing, without Miko's config. */
+/** A migrated `SqlClient` on a SQLite file of the embedder's choosing, with SQLite's own defaults. */
 export const layerSqliteFile = (filename: string): Layer.Layer<SqlClient.SqlClient | Notifications, StorageError> =>
   Layer.merge(Layer.provideMerge(layerMigrations, SqliteClient.layer({ filename })), layerLocal).pipe(
     Layer.catchAll((error) => Layer.fail(new StorageError({ message: `cannot open ${filename}: ${String(error.message)}` })))

@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { BaseConfig } from "../config/load.js"
-import { version } from "../version.js"
+import { version } from "../shared/version.js"
 
 /**
  * Traces, metrics and logs over OTLP/HTTP when `telemetry.otlpEndpoint` is set. Otherwise nothing

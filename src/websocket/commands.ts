@@ -6,7 +6,7 @@ import * as ConfigOperations from "../config/operations.js"
 import * as RegistryOperations from "../registry/operations.js"
 import * as SchedulerOperations from "../scheduler/operations.js"
 import { didYouMean } from "../shared/suggest.js"
-import { version } from "../version.js"
+import { version } from "../shared/version.js"
 import type { Connection } from "./connection.js"
 import { InvalidArguments, UnknownCommand, UnknownSubscription } from "./errors.js"
 import {

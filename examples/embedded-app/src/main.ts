@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import { createServer } from "node:http"
-import { Http, layerEmbedded, Storage } from "miko"
+import { Http, layerDatabaseFromConfig, layerEmbedded } from "miko"
 import * as MikoConfig from "miko/config"
 import { Registry } from "miko/registry"
 import { CurrentRun, Scheduler } from "miko/scheduler"
@@ -85,8 +85,8 @@ const Routes = Layer.unwrapEffect(
 const App = Layer.mergeAll(Routes, Tasks, SelfRegistration).pipe(
   Layer.provide(NodeHttpServer.layer(() => createServer(), { host: "127.0.0.1", port })),
   Layer.provideMerge(layerEmbedded({ env: process.env })),
-  // Miko's default storage: SQLite in general.dataDir, migrated at start.
-  Layer.provideMerge(Storage.layerSqlite),
+  // The database mikoConfig names: by default SQLite in general.dataDir, migrated at start.
+  Layer.provideMerge(layerDatabaseFromConfig(process.env)),
   Layer.provideMerge(MikoConfig.layerFromObject(mikoConfig)),
   Layer.provideMerge(NodeContext.layer)
 )
