@@ -1,6 +1,6 @@
 import * as Command from "@effect/cli/Command"
 import * as Console from "effect/Console"
-import { version } from "../version.js"
+import { version } from "../shared/version.js"
 import { configCommand } from "./config-commands.js"
 import { endpointsCommand, servicesCommand } from "./registry-commands.js"
 import { eventsCommand, tasksCommand } from "./task-commands.js"

@@ -3,17 +3,17 @@ import * as Effect from "effect/Effect"
 import type { EndpointRecord } from "./record.js"
 
 /**
- * How long a heartbeat may live in memory only: one second, or a fifth of its lease when that is
+ * How long a heartbeat may live in memory only: one second, or a tenth of its lease when that is
  * shorter, so that other replicas (which read renewals from the store) never see a live lease as
  * quiet. A heartbeat only moves a lease forward, so it is answered from memory and the renewals
  * of one interval reach the store in one transaction: a crash loses at most this much, which the
  * grace of one ttl after a start covers.
  */
 const longestDelayMillis = 1_000
-const shareOfTtl = 0.2
+const shareOfTtl = 0.1
 
 /** How often the flusher looks whether a renewal is due. */
-export const renewalCheckInterval = Duration.millis(100)
+export const renewalCheckInterval = Duration.millis(50)
 
 interface Pending {
   readonly at: number

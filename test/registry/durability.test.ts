@@ -10,7 +10,7 @@ const endpointOf = async (miko: Miko, service: string, id: string): Promise<Json
 
 /**
  * What is durable before it is answered: registrations, deregistrations and status changes. Lease
- * renewals reach storage within a second (a fifth of the ttl when that is shorter), so a crash
+ * renewals reach storage within a second (a tenth of the ttl when that is shorter), so a crash
  * loses at most that much of them.
  */
 describe("what a crash keeps", () => {
