@@ -3,17 +3,21 @@ import * as Effect from "effect/Effect"
 import type { EndpointRecord } from "./record.js"
 
 /**
- * How long a heartbeat may live in memory only: one second, or a tenth of its lease when that is
- * shorter, so that other replicas (which read renewals from the store) never see a live lease as
- * quiet. A heartbeat only moves a lease forward, so it is answered from memory and the renewals
- * of one interval reach the store in one transaction: a crash loses at most this much, which the
- * grace of one ttl after a start covers.
+ * How long a heartbeat may live in memory only. A heartbeat only moves a lease forward, so it is
+ * answered from memory and the renewals of one interval reach the store in one transaction: a
+ * crash loses at most this much, which the grace of one ttl after a start covers. Alone on the
+ * database, one second (a tenth of the lease when that is shorter). With other replicas, which
+ * learn of renewals only from the store, every check writes what came in since the last one, so
+ * that no replica sees a live lease as quiet.
  */
 const longestDelayMillis = 1_000
 const shareOfTtl = 0.1
 
-/** How often the flusher looks whether a renewal is due. */
-export const renewalCheckInterval = Duration.millis(50)
+/**
+ * How often the flusher looks whether a renewal is due: with other replicas, often enough that a
+ * renewal reaches the store about as soon as the transaction before it ends (a group commit).
+ */
+export const renewalCheckInterval = (shared: boolean) => Duration.millis(shared ? 10 : 50)
 
 interface Pending {
   readonly at: number
@@ -24,7 +28,7 @@ interface Pending {
  * Leases renewed since the last flush: endpoint id → newest heartbeat. Whoever judges a lease
  * reads the record through `withRenewal`, so a renewal counts the moment it is taken.
  */
-export const makePendingRenewals = () => {
+export const makePendingRenewals = (options: { readonly shared: boolean }) => {
   let pending = new Map<string, Pending>()
   let firstDue = Number.POSITIVE_INFINITY
   return {

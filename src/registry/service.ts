@@ -145,7 +145,7 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
     const cluster = yield* Cluster
     const guard = yield* makeLeaseGuard({ config, cluster, store: makeProtectionStore(yield* SqlClient.SqlClient) })
     const readRenewals = yield* makeRenewalReader(store.get)
-    const renewals = makePendingRenewals()
+    const renewals = makePendingRenewals({ shared: cluster.shared })
     const loaded = yield* store.load
 
     const initial = stateOf(loaded)
@@ -473,7 +473,7 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
     yield* flushRenewals({ all: false }).pipe(
       Effect.catchAll((error) => Effect.logWarning(`lease renewals not saved yet: ${error.message}`)),
       Effect.catchAllDefect((defect) => Effect.logError("lease renewals not saved yet", defect)),
-      Effect.repeat(Schedule.spaced(renewalCheckInterval)),
+      Effect.repeat(Schedule.spaced(renewalCheckInterval(cluster.shared))),
       Effect.forkScoped
     )
     // On a clean stop the renewals of the last interval are saved too.
