@@ -17,6 +17,7 @@ import { StorageError } from "../storage/errors.js"
 import { EndpointConflict, EndpointNotFound, ServiceNotFound } from "./errors.js"
 import { Endpoint, EndpointId, EndpointList, EndpointStatus, Registration, ServiceDetail, ServiceList } from "./model.js"
 import * as Operations from "./operations.js"
+import { type ListQuery, RenderedReads, type RenderedList } from "./rendered.js"
 import { Registry } from "./service.js"
 
 const ServicePath = Schema.Struct({ service: ServiceName })
@@ -76,54 +77,45 @@ export class RegistryApi extends HttpApiGroup.make("registry")
 
 const defaultWait = Duration.seconds(30)
 
-/** Bodies are serialized once per index, visibility and filter: many readers, few changes. */
-const makeBodyCache = () => {
-  let cachedIndex = -1
-  const bodies = new Map<string, string>()
-  return (index: number, key: string, render: () => unknown): string => {
-    if (index !== cachedIndex) {
-      bodies.clear()
-      cachedIndex = index
-    }
-    let body = bodies.get(key)
-    if (body === undefined) {
-      body = JSON.stringify(render())
-      if (bodies.size < 512) bodies.set(key, body)
-    }
-    return body
-  }
-}
+/** Waits for the result of `query` to change past `since`; the wait is cancelled with the fiber. */
+const awaitResult = (reads: RenderedReads["Type"], query: ListQuery, since: number) =>
+  Effect.async<RenderedList>((resume) => {
+    const cancel = reads.awaitChange(query, since, (list) => resume(Effect.succeed(list)))
+    return Effect.sync(cancel)
+  })
 
 export const layerRegistryHandlers = HttpApiBuilder.group(groupApi(RegistryApi), "registry", (handlers) =>
   Effect.gen(function*() {
     const registry = yield* Registry
+    const reads = yield* RenderedReads
     const config = yield* ConfigService
     const lifecycle = yield* Lifecycle
-    const cachedBody = makeBodyCache()
 
     return handlers
+      // The same rendered bytes and per-result waits as the fast path (src/http/fast-path.ts),
+      // for what it leaves here: embedded use, telemetry on, or a cluster whose data went stale.
       .handle("list", ({ request, urlParams }) =>
         Effect.gen(function*() {
           const visibility = yield* Operations.visibility
           yield* registry.checkFresh
-          // An index from the future means the client knew another history (a reset store): answer at once.
-          if (urlParams.index !== undefined && urlParams.index <= (yield* registry.current).index) {
-            const { maxWait } = (yield* config.current).registry
-            const wait = Duration.min(urlParams.wait ?? defaultWait, maxWait)
-            // Wakes on the next change, on timeout, or when shutdown begins: never a polling loop.
-            yield* Effect.raceFirst(
-              Effect.asVoid(registry.awaitIndex(urlParams.index)),
-              Effect.raceFirst(Effect.sleep(wait), lifecycle.shutdown)
-            )
+          const query: ListQuery = {
+            visibility,
+            filter: { services: urlParams.service, tag: urlParams.tag, zone: urlParams.zone, status: urlParams.status }
           }
-          const state = yield* registry.current
-          const filter = { services: urlParams.service, tag: urlParams.tag, zone: urlParams.zone, status: urlParams.status }
-          const etag = `"${state.index}-${visibility}"`
-          const headers = { "x-miko-index": String(state.index), etag, "cache-control": "no-cache" }
+          const current = reads.list(query)
+          // An index from the future means the client knew another history (a reset store): answer at once.
+          const since = urlParams.index
+          const list = since === undefined || since > current.index ? current : yield* Effect.raceFirst(
+            awaitResult(reads, query, since),
+            Effect.zipRight(
+              Effect.raceFirst(Effect.sleep(Duration.min(urlParams.wait ?? defaultWait, (yield* config.current).registry.maxWait)), lifecycle.shutdown),
+              Effect.sync(() => reads.list(query))
+            )
+          )
+          const etag = `"${list.modifiedIndex}-${visibility}"`
+          const headers = { "x-miko-index": String(list.index), etag, "cache-control": "no-cache" }
           if (request.headers["if-none-match"] === etag) return HttpServerResponse.empty({ status: 304, headers })
-          const key = `${visibility}|${JSON.stringify(filter)}`
-          const body = cachedBody(state.index, key, () => Effect.runSync(registry.list(filter, visibility)))
-          return HttpServerResponse.text(body, { contentType: "application/json", headers })
+          return HttpServerResponse.uint8Array(list.body, { contentType: "application/json", headers })
         }))
       .handle("services", () => Operations.listServices)
       .handle("service", ({ path }) => Operations.getService(path.service))
