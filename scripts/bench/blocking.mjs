@@ -5,10 +5,10 @@
 // answers them with Miko's bytes on one trigger request, timed the same way.
 // Node clients (a keep-alive agent with a socket per request): wrk cannot hold requests open.
 // Usage: npm run build && node scripts/bench/blocking.mjs [rounds] [--smoke]
-import { Agent, request } from "node:http"
+import { Agent } from "node:http"
 import {
-  checkFigures, ensureOpenFiles, fillDirectory, getRaw, machine, machineNote, percentile, positionalArgs, replayHeaders, rssMiB, smoke,
-  startBare, startMiko, writeSection
+  checkFigures, collectAnswers, ensureOpenFiles, fillDirectory, getRaw, machine, machineNote, percentile, positionalArgs, replayHeaders, rssMiB, smoke,
+  startBare, startMiko, watchGroup, writeSection
 } from "./lib.mjs"
 
 // Smoke mode keeps every step but shrinks it: few watchers, one round, short waits.
@@ -36,41 +36,6 @@ const register = (service, id) =>
   }).then(async (response) => {
     if (!response.ok) throw new Error(`registering ${service}/${id}: ${response.status} ${await response.text()}`)
   })
-
-/**
- * `count` GET requests to `url`, all in flight at once over `agent`. `sent` settles when every
- * request has been written to its socket; `answers[i]` fills in (time, status, body) as each arrives.
- */
-const watchGroup = (agent, url, count) => {
-  const answers = new Array(count)
-  let answered = 0
-  const sent = []
-  const done = []
-  for (let i = 0; i < count; i++) {
-    done.push(new Promise((resolve) => {
-      const finish = (answer) => {
-        answers[i] = answer
-        answered++
-        resolve()
-      }
-      const req = request(url, { agent }, (res) => {
-        const chunks = []
-        res.on("data", (chunk) => chunks.push(chunk))
-        res.on("end", () => finish({ at: performance.now(), status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }))
-      })
-      req.on("error", (error) => finish({ at: performance.now(), error }))
-      sent.push(new Promise((r) => req.on("finish", r)))
-      req.end()
-    }))
-  }
-  return { answers, answered: () => answered, sent: Promise.all(sent), done: Promise.all(done) }
-}
-
-/** Waits for every answer of `group`, at most `ms`: a server that never answers must not hang the run. */
-const collect = async (group, ms) => {
-  await Promise.race([group.done, sleep(ms)])
-  return group.answers.filter((answer) => answer !== undefined)
-}
 
 /**
  * Times from `writeAt` to each answer, with what was wrong: answers that came before the write,
@@ -135,7 +100,7 @@ const mikoRound = async (round) => {
   await register("a", id)
   // The registration's own answer: the write acknowledged, part of every watcher's time.
   const registered = performance.now() - writeAt
-  const answers = await collect(group, sizes.deadlineMs)
+  const answers = await collectAnswers(group, sizes.deadlineMs)
   return { times: judge(`Miko round ${round + 1}`, answers, writeAt, id), writeAt, registered, answer: answers.find((a) => a.status === 200) }
 }
 
@@ -147,7 +112,7 @@ const bareRound = async (round, answer, expect) => {
   await settleBare("a", waiters)
   const writeAt = performance.now()
   await fetch(`${bare.url}/release?group=a`, { method: "POST" }).then((r) => r.arrayBuffer())
-  return judge(`bare round ${round + 1}`, await collect(group, sizes.deadlineMs), writeAt, expect)
+  return judge(`bare round ${round + 1}`, await collectAnswers(group, sizes.deadlineMs), writeAt, expect)
 }
 
 // Each round Miko first, then the baseline with the bytes Miko has just sent (so both send the same).
@@ -182,14 +147,14 @@ if (bWoken > 0) anomalies.push(`Miko: ${bWoken} of ${waiters} b-watchers answere
 // Then a change to b must wake them (so they were parked, not lost): timed like a, against the baseline.
 const bWriteAt = performance.now()
 await register("b", "b-1")
-const bMikoTimes = judge("Miko b-watchers", await collect(bMiko, sizes.deadlineMs), bWriteAt, "b-1")
+const bMikoTimes = judge("Miko b-watchers", await collectAnswers(bMiko, sizes.deadlineMs), bWriteAt, "b-1")
 const bAnswer = bMiko.answers.find((a) => a?.status === 200)
 if (bAnswer === undefined) throw new Error("Miko sent no answer to the b-watchers")
 await bare.answer({ status: bAnswer.status, headers: replayHeaders(bAnswer.headers), body: bAnswer.body })
 await settleBare("b", waiters)
 const bBareWriteAt = performance.now()
 await fetch(`${bare.url}/release?group=b`, { method: "POST" }).then((r) => r.arrayBuffer())
-const bBareTimes = judge("bare b-watchers", await collect(bBare, sizes.deadlineMs), bBareWriteAt, "b-1")
+const bBareTimes = judge("bare b-watchers", await collectAnswers(bBare, sizes.deadlineMs), bBareWriteAt, "b-1")
 
 const afterRss = { miko: rssMiB(miko.child.pid), bare: rssMiB(bare.pid) }
 mikoAgent.destroy()

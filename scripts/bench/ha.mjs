@@ -3,9 +3,9 @@
 // (on another replica for PostgreSQL, on the same process for SQLite).
 // Usage: npm run build && node scripts/bench/ha.mjs [seconds-per-run] [postgres-admin-url] [--smoke]
 // The admin URL defaults to MIKO_TEST_POSTGRES_URL, else the server scripts/postgres.sh starts.
-import { execFileSync } from "node:child_process"
-import pg from "pg"
-import { checkFigures, fillDirectory, percentile, positionalArgs, root, smoke, startMiko, writeSection } from "./lib.mjs"
+import {
+  checkFigures, createPostgresDatabase, fillDirectory, percentile, positionalArgs, postgresAdminUrl, smoke, startMiko, writeSection
+} from "./lib.mjs"
 import { runWrk } from "./wrk.mjs"
 
 // Smoke mode keeps every step but shrinks it: a small directory, short loads, few rounds.
@@ -13,18 +13,13 @@ const sizes = smoke
   ? { seconds: 1, rounds: 1, connections: 6, services: 5, perService: 4, settleMs: 300, propagationRounds: 5 }
   : { seconds: Number(positionalArgs()[0] ?? 10), rounds: 2, connections: 50, services: 50, perService: 20, settleMs: 1500, propagationRounds: 200 }
 const { seconds, connections } = sizes
-const adminUrl = positionalArgs()[1] ?? process.env.MIKO_TEST_POSTGRES_URL ??
-  execFileSync("bash", [`${root}/scripts/postgres.sh`, "start"], { encoding: "utf8" }).trim().split("\n").at(-1)
+const adminUrl = postgresAdminUrl(positionalArgs()[1])
 const token = "bench-admin-token-0123456789"
 const auth = `auth: { tokens: [ { name: bench, secret: "${token}", roles: [admin] } ] }`
 
 // A database of its own on the server.
-const name = `miko_bench_${Date.now()}`
-const admin = new pg.Client({ connectionString: adminUrl })
-await admin.connect()
-await admin.query(`CREATE DATABASE ${name}`)
-const databaseUrl = new URL(adminUrl)
-databaseUrl.pathname = `/${name}`
+const database = await createPostgresDatabase(adminUrl)
+const databaseUrl = database.url
 
 const sqlite = await startMiko(`http: { port: 0 }\n${auth}\n`)
 const replicaConfig = `http: { port: 0 }
@@ -84,8 +79,7 @@ const sameProcess = await propagation(sqlite.url, sqlite.url, rounds)
 const crossReplica = await propagation(replicas[0].url, replicas[2].url, rounds)
 
 await Promise.all([sqlite.stop(), ...replicas.map((r) => r.stop())])
-await admin.query(`DROP DATABASE ${name} WITH (FORCE)`)
-await admin.end()
+await database.drop()
 
 const ms = (n) => `${n.toFixed(1)} ms`
 const ratio = (a, b) => `${(a / b).toFixed(2)}×`

@@ -1,5 +1,5 @@
 // Shared pieces of the benchmarks: start the built binary, the smoke mode, and write a section of docs/benchmarks.md.
-import { fork, spawn } from "node:child_process"
+import { execFileSync, fork, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs"
 import { request } from "node:http"
 import { createServer } from "node:net"
@@ -51,9 +51,11 @@ export const killOnExit = (child) => {
   child.once("exit", () => process.off("exit", kill))
 }
 
-/** Starts `miko serve` from dist in a fresh directory; resolves once it listens. */
-export const startMiko = async (configYaml) => {
-  const dir = mkdtempSync(join(tmpdir(), "miko-bench-"))
+/**
+ * Starts `miko serve` from dist in a fresh directory; resolves once it listens. Given the `dir`
+ * of a Miko stopped before, starts again there, on the same data.
+ */
+export const startMiko = async (configYaml, { dir = mkdtempSync(join(tmpdir(), "miko-bench-")) } = {}) => {
   writeFileSync(join(dir, "config.yaml"), configYaml)
   const child = spawn(process.execPath, [join(root, "bin", "miko.js"), "serve"], { cwd: dir, env: cleanEnv(), stdio: ["ignore", "pipe", "pipe"] })
   killOnExit(child)
@@ -185,23 +187,91 @@ export const machineNote = (start, end, sharedBy = "Miko, the baseline and the l
   `load average ${start.load.toFixed(2)} at the start and ${end.load.toFixed(2)} at the end (other work on the machine stretches every figure, Miko's and the baseline's alike).`
 
 /**
- * One GET with node:http, answering the status, headers and the body's bytes as sent: `fetch`
+ * One request with node:http, answering the status, headers and the body's bytes as sent: `fetch`
  * would undo gzip, and the baseline must send exactly the bytes Miko sent.
  */
-export const getRaw = (url, headers = {}) =>
-  new Promise((resolveGet, reject) => {
-    const req = request(url, { headers, agent: false }, (res) => {
+export const requestRaw = (url, { method = "GET", headers = {}, body } = {}) =>
+  new Promise((resolveRequest, reject) => {
+    const req = request(url, { method, headers, agent: false }, (res) => {
       const chunks = []
       res.on("data", (chunk) => chunks.push(chunk))
-      res.on("end", () => resolveGet({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }))
+      res.on("end", () => resolveRequest({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }))
       res.on("error", reject)
     })
     req.on("error", reject)
-    req.end()
+    req.end(body)
   })
+
+/** One GET, as `requestRaw`. */
+export const getRaw = (url, headers = {}) => requestRaw(url, { headers })
 
 /** Headers node:http adds to every answer by itself (or that frame the body): left out when replaying an answer. */
 const connectionHeaders = new Set(["date", "connection", "keep-alive", "transfer-encoding"])
 
 /** The headers of an answer `getRaw` captured, as a server replaying it sends them. */
 export const replayHeaders = (headers) => Object.fromEntries(Object.entries(headers).filter(([name]) => !connectionHeaders.has(name)))
+
+/**
+ * `count` GET requests to `url`, all in flight at once over `agent` (blocking queries). `sent` settles
+ * when every request has been written to its socket; `answers[i]` fills in (time, status, headers,
+ * body) as each arrives.
+ */
+export const watchGroup = (agent, url, count) => {
+  const answers = new Array(count)
+  let answered = 0
+  const sent = []
+  const done = []
+  for (let i = 0; i < count; i++) {
+    done.push(new Promise((resolve) => {
+      const finish = (answer) => {
+        answers[i] = answer
+        answered++
+        resolve()
+      }
+      const req = request(url, { agent }, (res) => {
+        const chunks = []
+        res.on("data", (chunk) => chunks.push(chunk))
+        res.on("end", () => finish({ at: performance.now(), status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }))
+      })
+      req.on("error", (error) => finish({ at: performance.now(), error }))
+      sent.push(new Promise((r) => req.on("finish", r)))
+      req.end()
+    }))
+  }
+  return { answers, answered: () => answered, sent: Promise.all(sent), done: Promise.all(done) }
+}
+
+/** Waits for every answer of a `watchGroup`, at most `ms`: a server that never answers must not hang the run. */
+export const collectAnswers = async (group, ms) => {
+  await Promise.race([group.done, new Promise((r) => setTimeout(r, ms))])
+  return group.answers.filter((answer) => answer !== undefined)
+}
+
+/**
+ * The PostgreSQL server's admin URL: `given`, else MIKO_TEST_POSTGRES_URL, else the private
+ * server of scripts/postgres.sh (started when it is not running).
+ */
+export const postgresAdminUrl = (given) =>
+  given ?? process.env.MIKO_TEST_POSTGRES_URL ??
+    execFileSync("bash", [join(root, "scripts", "postgres.sh"), "start"], { encoding: "utf8" }).trim().split("\n").at(-1)
+
+/**
+ * A database of its own on the PostgreSQL server at `adminUrl`, so that runs never see each
+ * other's data. Resolves to its URL and `drop()`, which removes it (closing what is still connected).
+ */
+export const createPostgresDatabase = async (adminUrl) => {
+  const { default: pg } = await import("pg")
+  const name = `miko_bench_${Date.now()}_${process.pid}`
+  const admin = new pg.Client({ connectionString: adminUrl })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return {
+    url: String(url),
+    drop: async () => {
+      await admin.query(`DROP DATABASE ${name} WITH (FORCE)`)
+      await admin.end()
+    }
+  }
+}

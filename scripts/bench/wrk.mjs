@@ -25,7 +25,8 @@ export const parseWrkOutput = (output) => {
   const total = /^\s*(\d+) requests in /m.exec(output)
   if (!rps || !total) throw new Error(`wrk: no figures in its output:\n${output}`)
   const latency = {}
-  const distribution = /Latency Distribution\n((?:\s+[\d.]+%\s+\S+\n)+)/.exec(output)
+  // wrk pads a time in seconds to the width of the others ("1.03s "): spaces may end a line.
+  const distribution = /Latency Distribution\n((?:\s+[\d.]+%\s+\S+[ \t]*\n)+)/.exec(output)
   for (const [, percent, time] of (distribution?.[1] ?? "").matchAll(/([\d.]+)%\s+(\S+)/g)) {
     latency[Number(percent)] = parseWrkTime(time)
   }
@@ -47,14 +48,15 @@ const headerScript = (headers) =>
 /**
  * Runs wrk against `url` and resolves to its parsed figures (see `parseWrkOutput`).
  * `duration` and `timeout` are in seconds; `headers` (e.g. Authorization, Accept-Encoding)
- * go into a temporary Lua script.
+ * go into a temporary Lua script, followed by `script` (Lua of the caller's own, e.g. a `request`
+ * function that varies the path or body of each request).
  */
-export const runWrk = async ({ url, threads = 1, connections = 50, duration = 5, timeout = 10, headers = {} }) => {
+export const runWrk = async ({ url, threads = 1, connections = 50, duration = 5, timeout = 10, headers = {}, script = "" }) => {
   const args = ["-t", String(threads), "-c", String(Math.max(connections, threads)), "-d", `${duration}s`, "--timeout", `${timeout}s`, "--latency"]
-  const scriptDir = Object.keys(headers).length > 0 ? mkdtempSync(join(tmpdir(), "miko-wrk-")) : undefined
+  const scriptDir = Object.keys(headers).length > 0 || script !== "" ? mkdtempSync(join(tmpdir(), "miko-wrk-")) : undefined
   if (scriptDir) {
-    writeFileSync(join(scriptDir, "headers.lua"), headerScript(headers))
-    args.push("-s", join(scriptDir, "headers.lua"))
+    writeFileSync(join(scriptDir, "script.lua"), headerScript(headers) + script)
+    args.push("-s", join(scriptDir, "script.lua"))
   }
   try {
     const output = await new Promise((resolve, reject) =>
