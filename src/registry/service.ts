@@ -54,6 +54,8 @@ export type RegistryEvent =
 const historySize = 1024
 /** Change-log entries kept in the database for replicas that fell behind. */
 const logSize = 10_000
+/** Lease renewals saved in one transaction at most. */
+const renewalsPerTransaction = 500
 /** Changes read from the log at a time while catching up. */
 const catchUpBatch = 500
 
@@ -352,15 +354,17 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
     /** Writes the renewals taken since the last flush in one transaction; a failed flush is tried again with the next. */
     const flushRenewals = (options: { readonly all: boolean }) => Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const taken = yield* renewals.take(now, options.all)
-      if (taken.size === 0) return
-      yield* write(Effect.gen(function*() {
-        const { records } = yield* Ref.get(working)
-        for (const [id, at] of taken) {
-          const record = Option.getOrUndefined(HashMap.get(records, id))
-          if (record !== undefined && at > record.lastSeenAt) yield* touch({ ...record, lastSeenAt: at })
-        }
-      })).pipe(Effect.tapError(() => renewals.restore(taken, now)))
+      const taken = Array.from(yield* renewals.take(now, options.all))
+      // In slices, each its own transaction: a registration waits for one slice, never for a whole fleet's renewals.
+      for (let start = 0; start < taken.length; start += renewalsPerTransaction) {
+        yield* write(Effect.gen(function*() {
+          const { records } = yield* Ref.get(working)
+          for (const [id, at] of taken.slice(start, start + renewalsPerTransaction)) {
+            const record = Option.getOrUndefined(HashMap.get(records, id))
+            if (record !== undefined && at > record.lastSeenAt) yield* touch({ ...record, lastSeenAt: at })
+          }
+        })).pipe(Effect.tapError(() => renewals.restore(new Map(taken.slice(start)), now)))
+      }
     })
 
     const deregister = (service: string, id: string) =>
