@@ -9,7 +9,7 @@ import * as Scope from "effect/Scope"
 import type { Definition } from "./definition.js"
 import type { Task } from "./model.js"
 import { triggerLabel, triggerMode, type TriggerMode } from "./schedules.js"
-import type { Trigger } from "./schema.js"
+import type { TaskSpec, Trigger } from "./schema.js"
 
 export interface LiveTrigger {
   readonly key: number
@@ -23,8 +23,8 @@ export interface LiveTrigger {
 /** A registered task and its running machinery. */
 export interface Entry {
   readonly definition: Definition
-  /** The encoded declaration of a config task: a config change that alters it re-registers the task. */
-  readonly declared: string | undefined
+  /** The declaration of a config task: a config change that alters it re-registers the task. */
+  readonly declared: TaskSpec | undefined
   readonly triggers: Ref.Ref<ReadonlyArray<LiveTrigger>>
   /** False while the task is paused. */
   readonly enabled: Ref.Ref<boolean>
@@ -42,7 +42,7 @@ export interface Entry {
 /** The live state of a newly registered task; its triggers are not started yet. */
 export const makeEntry = (
   definition: Definition,
-  options: { readonly parent: Scope.Scope; readonly declared?: string | undefined }
+  options: { readonly parent: Scope.Scope; readonly declared?: TaskSpec | undefined }
 ): Effect.Effect<Entry> =>
   Effect.gen(function*() {
     const scope = yield* Scope.fork(options.parent, ExecutionStrategy.sequential)
@@ -64,6 +64,32 @@ export const makeEntry = (
       scope,
       runs: yield* Scope.extend(FiberSet.make(), scope),
       stopTriggers: yield* Ref.make(Effect.void)
+    }
+  })
+
+/**
+ * Tasks from the API and from configuration are the cluster's: with several replicas, their
+ * scheduled firings run on the leader only, each slot claimed once in the database. Tasks
+ * registered in code belong to the process that registered them.
+ */
+export const clustered = (entry: Entry) => entry.definition.source !== "code"
+
+export type Admission = { readonly run: true } | { readonly run: false; readonly reason: string }
+
+/** The overlap policy decides whether a firing runs, waits behind the run going on, or is skipped. */
+export const admit = (entry: Entry): Effect.Effect<Admission> =>
+  Ref.modify(entry.active, (active): readonly [Admission, number] => {
+    switch (entry.definition.overlap) {
+      case "allow":
+        return [{ run: true }, active + 1]
+      case "skip":
+        return active === 0
+          ? [{ run: true }, 1]
+          : [{ run: false, reason: "skipped: the previous run is still going (overlap: skip)" }, active]
+      case "queue":
+        return active < 2
+          ? [{ run: true }, active + 1]
+          : [{ run: false, reason: "skipped: a run is going and another is queued (overlap: queue)" }, active]
     }
   })
 
