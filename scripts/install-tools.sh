@@ -8,8 +8,10 @@
 #   validator   .tools/venv: kubernetes-validate, upstream Kubernetes JSON
 #               schemas, strict mode                                     (needs Python 3)
 #   wrk         the Debian package `wrk` (scripts/bench/wrk.mjs)  (needs apt-get and root or sudo)
+#   chromium    the Debian package `chromium`, the headless browser of the
+#               console tests (test/console)             (needs apt-get and root or sudo)
 #
-# Usage: scripts/install-tools.sh [kustomize|validator|wrk ...]   (default: all)
+# Usage: scripts/install-tools.sh [kustomize|validator|wrk|chromium ...]   (default: all)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -55,37 +57,46 @@ install_validator() {
   printf '%s\n' "$want" > "$stamp"
 }
 
-# The benchmarks measure throughput with wrk: a native load generator, not one sharing Node's
-# costs with the server it measures. Not pinned: Debian's package is the reference build.
-install_wrk() {
-  command -v wrk >/dev/null 2>&1 && return 0
+# Installs a Debian package that provides `command` when the command is missing.
+install_debian_package() {
+  local command="$1" package="$2"
+  command -v "$command" >/dev/null 2>&1 && return 0
   local run=()
   if [[ "$(id -u)" -ne 0 ]]; then
     if ! command -v sudo >/dev/null 2>&1; then
-      log "wrk is missing and installing it needs root: run as root, install sudo, or install the Debian package 'wrk' yourself"
+      log "$command is missing and installing it needs root: run as root, install sudo, or install the Debian package '$package' yourself"
       exit 1
     fi
     # -n: fail at once rather than wait for a password nobody will type during a test run.
     run=(sudo -n)
   fi
   if ! command -v apt-get >/dev/null 2>&1; then
-    log "wrk is missing and apt-get is not available: install wrk by hand"
+    log "$command is missing and apt-get is not available: install $package by hand"
     exit 1
   fi
-  log "installing wrk from the Debian packages"
+  log "installing $package from the Debian packages"
   "${run[@]}" apt-get update -qq >&2
-  "${run[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >&2
-  command -v wrk >/dev/null 2>&1 || { log "wrk is still missing after installing the package"; exit 1; }
+  "${run[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >&2
+  command -v "$command" >/dev/null 2>&1 || { log "$command is still missing after installing the package $package"; exit 1; }
 }
 
+# The benchmarks measure throughput with wrk: a native load generator, not one sharing Node's
+# costs with the server it measures. Not pinned: Debian's package is the reference build.
+install_wrk() { install_debian_package wrk wrk; }
+
+# The console tests drive Debian's Chromium with playwright-core, which downloads no browser of
+# its own. Without it test/console counts one failure.
+install_chromium() { install_debian_package chromium chromium; }
+
 tools=("$@")
-[[ ${#tools[@]} -gt 0 ]] || tools=(kustomize validator wrk)
+[[ ${#tools[@]} -gt 0 ]] || tools=(kustomize validator wrk chromium)
 for tool in "${tools[@]}"; do
   case "$tool" in
     kustomize) install_kustomize ;;
     validator) install_validator ;;
     wrk) install_wrk ;;
-    *) log "unknown tool '$tool' (kustomize, validator or wrk)"; exit 2 ;;
+    chromium) install_chromium ;;
+    *) log "unknown tool '$tool' (kustomize, validator, wrk or chromium)"; exit 2 ;;
   esac
 done
 log "tools ready: ${tools[*]}"

@@ -12,17 +12,19 @@ import { layerRegistryHandlers } from "../registry/http.js"
 import { layerSchedulerHandlers } from "../scheduler/http.js"
 import { layerWebSocketRoute } from "../websocket/server.js"
 import { MikoApi } from "./api.js"
+import { layerConsoleRoute } from "./console.js"
 import { closeConnectionsOnShutdown } from "./connections.js"
 import { makeFastPath } from "./fast-path.js"
 import { FastPathServer } from "./fast-server.js"
 import { layerEdge } from "./edge.js"
 import { layerSystemHandlers } from "./system.js"
 
-/** The Miko API with every group's handlers, `/openapi.json` and `/docs`. */
+/** The Miko API with every group's handlers, `/openapi.json`, `/docs` and the console at `/ui`. */
 export const layerApi = Layer.mergeAll(
   HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),
   HttpApiSwagger.layer({ path: "/docs" }),
-  layerWebSocketRoute
+  layerWebSocketRoute,
+  layerConsoleRoute
 ).pipe(
   Layer.provideMerge(HttpApiBuilder.api(MikoApi)),
   Layer.provide([layerSystemHandlers, layerConfigHandlers, layerRegistryHandlers, layerSchedulerHandlers, layerClusterHandlers, layerEdge])

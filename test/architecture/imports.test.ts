@@ -80,9 +80,9 @@ const violationOf = (edge: Import): string | undefined => {
 
 const specifiers = /(?:\bfrom|\bimport)\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g
 
-/** Every relative import of every .ts file under src/. */
+/** Every relative import of every .ts (or .tsx) file under src/. */
 const importsUnder = (src: string): ReadonlyArray<Import> => {
-  const files = readdirSync(src, { recursive: true, encoding: "utf8" }).filter((name) => name.endsWith(".ts"))
+  const files = readdirSync(src, { recursive: true, encoding: "utf8" }).filter((name) => /\.tsx?$/.test(name))
   return files.flatMap((name) => {
     const file = name.split(sep).join("/")
     return [...readFileSync(join(src, name), "utf8").matchAll(specifiers)].map((match) => ({
@@ -112,6 +112,11 @@ describe("imports point down only", () => {
     const edges = importsUnder(src)
     const unused = [...exceptions, ...pending].filter((a) => !edges.some((edge) => a.from.test(edge.file) && a.to.test(edge.target)))
     expect(unused.map((a) => a.why)).toEqual([])
+  })
+
+  it("the web console (console/) is a client of the wire protocol: it imports nothing of src/", () => {
+    const outside = importsUnder(join(repoRoot, "console", "src")).filter((edge) => edge.target.startsWith("../"))
+    expect(outside.map((edge) => `console/src/${edge.file} imports ${edge.target}`)).toEqual([])
   })
 
   it("the check itself catches an upward, a sideways and an sdk import", () => {

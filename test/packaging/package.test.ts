@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest"
 import { execFile } from "node:child_process"
-import { cpSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { cleanup, repoRoot, tempDir } from "../support/miko.js"
 
@@ -118,6 +118,16 @@ console.log(JSON.stringify({ ...result, version, exports: touched.every((x) => x
     const dir = await makeConsumerProject()
     const ran = await run(process.execPath, [join(dir, "node_modules", "miko", "bin", "miko.js"), "version"], { cwd: dir })
     expect(ran.stdout.trim()).toBe("0.1.0")
+    cleanup(dir)
+  })
+
+  it("the web console is in the package, as /ui serves it", { timeout: 60_000 }, async () => {
+    const dir = await makeConsumerProject()
+    const consoleDir = join(dir, "node_modules", "miko", "dist", "console")
+    const html = readFileSync(join(consoleDir, "index.html"), "utf8")
+    const assets = [...html.matchAll(/\/ui\/(assets\/[^"]+)"/g)].map((match) => match[1]!)
+    expect(assets.length).toBe(2)
+    for (const asset of assets) expect(existsSync(join(consoleDir, asset)), asset).toBe(true)
     cleanup(dir)
   })
 
