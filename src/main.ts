@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import { makeCli } from "./cli/commands.js"
 import { CliError, exitCodes } from "./cli/errors.js"
 import { runService } from "./service.js"
@@ -18,7 +19,7 @@ const exitCodeOf = (cause: Cause.Cause<unknown>): number =>
     onNone: () => exitCodes.unexpected,
     onSome: (error) => {
       if (error instanceof CliError) return exitCodes[error.kind]
-      return typeof error === "object" && error !== null && "_tag" in error && error._tag === "ConfigLoadError"
+      return Predicate.isTagged(error, "ConfigLoadError")
         ? exitCodes.invalid
         : exitCodes.unexpected
     }
@@ -29,7 +30,7 @@ const describe = (cause: Cause.Cause<unknown>): string =>
     onNone: () => Cause.pretty(cause),
     onSome: (error) => {
       if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string") {
-        const tag = "_tag" in error && error._tag === "ConfigLoadError" ? "invalid configuration:\n" : ""
+        const tag = Predicate.isTagged(error, "ConfigLoadError") ? "invalid configuration:\n" : ""
         return `miko: ${tag}${error.message}`
       }
       return `miko: ${String(error)}`

@@ -3,6 +3,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Predicate from "effect/Predicate"
 import { layerAuthentication, layerTokens } from "./auth/index.js"
 import * as Cluster from "./cluster/index.js"
 import * as Config from "./config/index.js"
@@ -31,7 +32,7 @@ const storageSettings = (config: Config.MikoConfig): StorageSettings => ({ ...co
  */
 export const layerDatabaseFromConfig = (env: Readonly<Record<string, string | undefined>>) =>
   Layer.unwrapEffect(Effect.map(Config.BaseConfig, ({ resolved }) => layerDatabase(storageSettings(resolved.config), env))).pipe(
-    Layer.mapError((error) => error._tag === "StorageSettingsError" ? new Config.ConfigLoadError({ message: error.message }) : error)
+    Layer.mapError((error) => Predicate.isTagged(error, "StorageSettingsError") ? new Config.ConfigLoadError({ message: error.message }) : error)
   )
 
 /** One value, so every layer that asks for the config service shares one instance. */

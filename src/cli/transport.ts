@@ -8,6 +8,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import { MikoApi } from "../http/api.js"
 import { ErrorEnvelope } from "../shared/api-error.js"
@@ -92,7 +93,7 @@ const failureOf = (address: string) => (error: CallError): Effect.Effect<never, 
   }
   if (ParseResult.isParseError(error)) return new CliError({ kind: "invalid", message: formatIssues(error) })
   if (HttpClientError.isHttpClientError(error)) {
-    if (error._tag === "RequestError") {
+    if (Predicate.isTagged(error, "RequestError")) {
       return new CliError({
         kind: "unavailable",
         message: `cannot reach Miko at ${address}: ${describeCause(error.cause ?? error)}. ` +
@@ -133,7 +134,7 @@ export const acceptUndeclaredSuccess = <A, I>(schema: Schema.Schema<A, I>) =>
   Effect.catchIf(
     effect,
     (error): error is E & HttpClientError.ResponseError =>
-      HttpClientError.isHttpClientError(error) && error._tag === "ResponseError" && error.reason === "Decode" &&
+      HttpClientError.isHttpClientError(error) && Predicate.isTagged(error, "ResponseError") && error.reason === "Decode" &&
       error.response.status >= 200 && error.response.status < 300,
     (error) =>
       HttpClientResponse.schemaBodyJson(schema)(error.response).pipe(

@@ -5,6 +5,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import type * as HttpRouter from "@effect/platform/HttpRouter"
@@ -21,8 +22,7 @@ interface Tagged {
   readonly message?: unknown
 }
 
-const isTagged = (value: unknown): value is Tagged =>
-  typeof value === "object" && value !== null && typeof (value as { _tag?: unknown })._tag === "string"
+const isTagged = (value: unknown): value is Tagged => Predicate.hasProperty(value, "_tag") && Predicate.isString(value._tag)
 
 interface DecodeIssue {
   readonly path: ReadonlyArray<PropertyKey>
@@ -74,7 +74,7 @@ const fromRequestError = (error: Tagged, request: HttpServerRequest.HttpServerRe
 }
 
 const isRequestError = (value: unknown): value is Tagged =>
-  isTagged(value) && (value._tag === "RequestError" || value._tag === "MultipartError")
+  Predicate.isTagged(value, "RequestError") || Predicate.isTagged(value, "MultipartError")
 
 /** The HttpApi reads payloads with `Effect.orDie`: a body it could not read arrives as a defect. */
 const fromDefect = (request: HttpServerRequest.HttpServerRequest) => (defect: unknown) =>

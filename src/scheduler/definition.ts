@@ -2,6 +2,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { TaskInvalid } from "./errors.js"
@@ -98,7 +99,7 @@ const checkOverlap = checker(OverlapSchema, "overlap")
 const positiveTimeout = (timeout: Duration.DurationInput | undefined) => {
   if (timeout === undefined) return Effect.succeed(undefined)
   const decoded = Duration.decodeUnknown(timeout)
-  return decoded._tag === "Some" && Duration.greaterThan(decoded.value, Duration.zero)
+  return Option.isSome(decoded) && Duration.greaterThan(decoded.value, Duration.zero)
     ? Effect.succeed(decoded.value)
     : Effect.fail(new TaskInvalid({ message: `timeout: Expected a duration greater than zero, found ${String(timeout)}` }))
 }

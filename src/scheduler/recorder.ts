@@ -2,6 +2,7 @@ import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
@@ -115,11 +116,11 @@ export const makeRecorder = (
 
     yield* Effect.gen(function*() {
       const first = yield* Queue.take(queue)
-      if (first._tag === "write") yield* gather
+      if (Predicate.isTagged(first, "write")) yield* gather
       const rest = yield* Queue.takeUpTo(queue, BATCH_ITEMS - 1)
       const items = Chunk.prepend(rest, first)
       yield* writeBatch(items)
-      const handled = Chunk.reduce(items, 0, (count, item) => (item._tag === "write" ? count : count + 1))
+      const handled = Chunk.reduce(items, 0, (count, item) => (Predicate.isTagged(item, "write") ? count : count + 1))
       if (handled > 0) yield* Ref.update(urgent, (n) => n - handled)
     }).pipe(Effect.forever, Effect.forkScoped)
 

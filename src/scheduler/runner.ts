@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as PubSub from "effect/PubSub"
 import * as Ref from "effect/Ref"
 import { CurrentRun, type Definition } from "./definition.js"
@@ -34,7 +35,7 @@ const describeError = (cause: Cause.Cause<unknown>): string => {
   if (error instanceof Error) return clip(error.message || error.name)
   if (typeof error === "object" && error !== null) {
     if ("message" in error && typeof error.message === "string" && error.message !== "") return clip(error.message)
-    if ("_tag" in error && typeof error._tag === "string") return error._tag
+    if (Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag)) return error._tag
   }
   return clip(Either.getOrElse(Either.try(() => JSON.stringify(error)), () => String(error)) ?? String(error))
 }

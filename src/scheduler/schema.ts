@@ -6,6 +6,7 @@
 import type * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import type * as AST from "effect/SchemaAST"
 import { HttpUrl } from "../shared/address.js"
@@ -138,9 +139,9 @@ const triggerMessage = (issue: ParseResult.ParseIssue) => {
     }
   }
   const kind = present[0]!
-  const members = issue._tag === "Composite" ? (Array.isArray(issue.issues) ? issue.issues : [issue.issues]) : []
+  const members = Predicate.isTagged(issue, "Composite") ? (Array.isArray(issue.issues) ? issue.issues : [issue.issues]) : []
   const own = (members as ReadonlyArray<ParseResult.ParseIssue>).find((member) =>
-    member._tag !== "Missing" && "ast" in member && declares(member.ast, kind)
+    !Predicate.isTagged(member, "Missing") && "ast" in member && declares(member.ast, kind)
   )
   if (own === undefined) return { message: `Invalid ${kind} trigger`, override: true }
   const problems = ParseResult.ArrayFormatter.formatIssueSync(own)

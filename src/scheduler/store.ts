@@ -140,7 +140,7 @@ export const layerSql: Layer.Layer<SchedulerStore, never, SqlClient.SqlClient | 
       const found: Array<StoredTask> = []
       for (const row of rows) {
         const spec = decodeSpec(row.spec)
-        if (spec._tag === "Left") {
+        if (Either.isLeft(spec)) {
           yield* Effect.logError(`skipping stored task ${row.id} (${row.name}): it no longer reads as a task: ${spec.left.message}`)
           continue
         }

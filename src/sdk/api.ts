@@ -7,6 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import { describeCause } from "./causes.js"
 import { type DirectoryError, InvalidRegistration, MikoForbidden, MikoRequestError, MikoUnauthorized, MikoUnreachable } from "./errors.js"
 import { formatDuration, type ResolvedOptions } from "./options.js"
@@ -79,7 +80,7 @@ export const makeApi = (options: ResolvedOptions, client: HttpClient.HttpClient)
         "registration answer"
       ).pipe(
         Effect.catchIf(
-          (error): error is MikoRequestError => error._tag === "MikoRequestError" && error.status === 400,
+          (error): error is MikoRequestError => Predicate.isTagged(error, "MikoRequestError") && error.status === 400,
           (error) => Effect.fail(new InvalidRegistration({ service, message: `Miko rejected the registration: ${error.message}` }))
         )
       ),
@@ -87,7 +88,7 @@ export const makeApi = (options: ResolvedOptions, client: HttpClient.HttpClient)
     deregister: (service, id) =>
       call(HttpClientRequest.del(`${endpointsPath(service)}/${encodeURIComponent(id)}`), options.timeout).pipe(
         Effect.asVoid,
-        Effect.catchIf((error) => error._tag === "MikoRequestError" && error.status === 404, () => Effect.void)
+        Effect.catchIf((error) => Predicate.isTagged(error, "MikoRequestError") && error.status === 404, () => Effect.void)
       )
   }
 }

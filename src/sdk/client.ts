@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Random from "effect/Random"
 import * as MutableRef from "effect/MutableRef"
 import * as Schedule from "effect/Schedule"
@@ -351,7 +352,7 @@ const pickErrorTags: ReadonlySet<string> = new Set([
 
 /** Whether an error is one of the SDK's lookup errors (`ResolveError`). */
 export const isPickError = (error: unknown): error is PickError =>
-  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string" && pickErrorTags.has(error._tag)
+  Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag) && pickErrorTags.has(error._tag)
 
 const buildOwn = (options: ResolvedOptions) =>
   Effect.gen(function*() {

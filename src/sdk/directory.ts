@@ -3,6 +3,7 @@
  * The client keeps these values in Refs and feeds them the clock and randomness.
  */
 import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
 import { type HttpTarget, httpTarget } from "./address.js"
 import type { AddressKind, Strategy } from "./options.js"
 import type { Endpoint, EndpointList } from "./wire.js"
@@ -134,7 +135,7 @@ export interface ChooseInput {
 
 const isUp = (marks: Marks, now: number) => (candidate: Candidate) => {
   const m = HashMap.get(marks, candidate.key)
-  return m._tag === "None" || m.value.until <= now
+  return Option.isNone(m) || m.value.until <= now
 }
 
 /** Keeps the candidates that pass `keep`, unless that leaves none. */

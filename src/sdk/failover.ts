@@ -9,6 +9,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
 import { resolveUrl, type ServiceUrl, serviceUrl } from "./address.js"
 import { isRefused } from "./causes.js"
 import type { Candidate } from "./directory.js"
@@ -64,7 +65,7 @@ interface Retry {
 
 export const makeFailover = (chooser: Chooser, settings: FailoverSettings, fetchFn: Fetch) => {
   const finish = <A, E>(result: Attempt<A, E>): Effect.Effect<A, E> =>
-    result._tag === "Success" ? Effect.succeed(result.value) : Effect.fail(result.error)
+    Predicate.isTagged(result, "Success") ? Effect.succeed(result.value) : Effect.fail(result.error)
 
   /** Attempt after attempt, from the `attempt`-th, each on an endpoint chosen afresh. */
   const loop = <A, E, R>(
@@ -90,11 +91,11 @@ export const makeFailover = (chooser: Chooser, settings: FailoverSettings, fetch
     result: Attempt<A, E>
   ): Effect.Effect<A, E | PickError, R> => {
     if (!result.failed) return finish(result)
-    const again = attempt < settings.maxAttempts && (retry.always || (retry.whenRefused && result._tag === "Failure" && result.refused))
+    const again = attempt < settings.maxAttempts && (retry.always || (retry.whenRefused && Predicate.isTagged(result, "Failure") && result.refused))
     const marked = chooser.markDown(candidate.endpoint)
     if (!again) return Effect.zipRight(marked, finish(result))
     return marked.pipe(
-      Effect.zipRight(result._tag === "Success" ? discard(result.value) : Effect.void),
+      Effect.zipRight(Predicate.isTagged(result, "Success") ? discard(result.value) : Effect.void),
       Effect.zipRight(Effect.sleep(attemptDelay(attempt))),
       Effect.zipRight(loop(service, retry, send, discard, attempt + 1, new Set([...(tried ?? []), candidate.key])))
     )
@@ -120,7 +121,7 @@ export const makeFailover = (chooser: Chooser, settings: FailoverSettings, fetch
   const timeoutMessage = settings.attemptTimeout === undefined ? "" : `no response within ${Duration.format(settings.attemptTimeout)}`
 
   const isTransportError = (error: unknown): error is HttpClientError.RequestError =>
-    HttpClientError.isHttpClientError(error) && error._tag === "RequestError" && error.reason === "Transport"
+    HttpClientError.isHttpClientError(error) && Predicate.isTagged(error, "RequestError") && error.reason === "Transport"
 
   /**
    * Resolution and failover for an `HttpClient`. `timed`: whether attempts need a timeout around
@@ -148,7 +149,7 @@ export const makeFailover = (chooser: Chooser, settings: FailoverSettings, fetch
           const url = serviceUrl(request.url)
           if (url === undefined) return self.execute(request)
           const keyed = () => request.headers["idempotency-key"] !== undefined
-          return run(url.service, retryFor(request.method, request.body._tag !== "Stream", keyed), send(request, url), discard)
+          return run(url.service, retryFor(request.method, !Predicate.isTagged(request.body, "Stream"), keyed), send(request, url), discard)
         }),
       Effect.succeed
     )
@@ -231,7 +232,7 @@ export const makeFailover = (chooser: Chooser, settings: FailoverSettings, fetch
   }
 
   const settled = (result: Attempt<Response, AttemptFailure>): Response | Promise<never> =>
-    result._tag === "Success" ? result.value : Promise.reject(result.error.cause)
+    Predicate.isTagged(result, "Success") ? result.value : Promise.reject(result.error.cause)
 
   /**
    * The Promise client's `fetch`. The common case stays out of the Effect runtime (a fiber per

@@ -1,6 +1,7 @@
 /** Self-registration as a scoped resource: registered, heartbeated, and deregistered when the scope closes. */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
@@ -47,7 +48,7 @@ export const register = (api: MikoApi) =>
     const latest = yield* Ref.make(first)
     const heartbeat = api.heartbeat(service, id).pipe(
       // Miko removed it (critical for too long, or its store was reset): register it again, same id.
-      Effect.catchIf((error) => error._tag === "MikoRequestError" && error.status === 404, () => api.register(service, { ...endpoint, id }, lease)),
+      Effect.catchIf((error) => Predicate.isTagged(error, "MikoRequestError") && error.status === 404, () => api.register(service, { ...endpoint, id }, lease)),
       Effect.flatMap((answer) => Ref.set(latest, answer)),
       // A missed heartbeat is retried at the next one; the lease allows two more.
       Effect.catchAll((error) => Effect.logDebug(`heartbeat of ${id} in ${service} failed: ${error.message}`))

@@ -10,6 +10,7 @@ import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -169,7 +170,7 @@ export const httpClientOf = (fetch: Fetch): HttpClient.HttpClient =>
         headers,
         signal,
         ...(body === undefined ? {} : { body }),
-        ...(request.body._tag === "Stream" ? { duplex: "half" } : {})
+        ...(Predicate.isTagged(request.body, "Stream") ? { duplex: "half" } : {})
       }
       return Effect.map(
         Effect.tryPromise({

@@ -2,6 +2,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import type { Endpoint, EndpointFilter, RegistryChange, Visibility } from "../registry/model.js"
@@ -78,7 +79,7 @@ export const layer: Layer.Layer<EndpointBroadcast, never, Registry> = Layer.scop
       })
 
     yield* registry.watch().pipe(
-      Stream.runForEach((event) => (event._tag === "Change" ? lock.withPermits(1)(deliver(event.change, event.record)) : Effect.void)),
+      Stream.runForEach((event) => (Predicate.isTagged(event, "Change") ? lock.withPermits(1)(deliver(event.change, event.record)) : Effect.void)),
       Effect.forkScoped
     )
 
