@@ -28,6 +28,8 @@ interface Pending {
  * Leases renewed since the last flush: endpoint id → newest heartbeat. Whoever judges a lease
  * reads the record through `withRenewal`, so a renewal counts the moment it is taken.
  */
+export type PendingRenewals = ReturnType<typeof makePendingRenewals>
+
 export const makePendingRenewals = (options: { readonly shared: boolean }) => {
   let pending = new Map<string, Pending>()
   let firstDue = Number.POSITIVE_INFINITY

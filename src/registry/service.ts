@@ -1,17 +1,14 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
-import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { MikoConfig } from "../config/schema.js"
 import { Cluster } from "../cluster/service.js"
 import { ConfigService } from "../config/service.js"
@@ -32,32 +29,17 @@ import { makeProtectionStore } from "./protection-store.js"
 import { type EndpointRecord, sameDeclaration, staticRecords, statusOf, toEndpoint } from "./record.js"
 import { makePendingRenewals, renewalCheckInterval } from "./pending-renewals.js"
 import { makeRenewalReader } from "./renewals.js"
-import { type LoggedChange, RegistryStore } from "./store.js"
-import { lapsedAt, leasesOf, quietLeases, replicaOf, sweepCandidates } from "./sweep.js"
+import { makeFeed, type RegistryEvent } from "./feed.js"
+import { type Journal, makeJournal, type RegistryState, stateOf } from "./journal.js"
+import { makeLeaseUpkeep, updateRecord, withCriticalSince } from "./leases.js"
+import { RegistryStore } from "./store.js"
+import { makeLeaseTable } from "./sweep.js"
 import { endpointList, summarize, visibleEndpoints } from "./view.js"
 
-/** The directory at one change index, and the change that produced it. */
-export interface RegistryState {
-  readonly index: number
-  readonly records: HashMap.HashMap<string, EndpointRecord>
-  readonly change: RegistryChange | undefined
-  /** The endpoint as the change left it (as it was, for a removal). */
-  readonly changed: EndpointRecord | undefined
-}
+export type { RegistryEvent, RegistryState }
 
-/** What a watcher receives: the whole directory once, or one change. */
-export type RegistryEvent =
-  | { readonly _tag: "Snapshot"; readonly state: RegistryState }
-  | { readonly _tag: "Change"; readonly change: RegistryChange; readonly record: EndpointRecord }
-
-/** How many recent changes are kept so a reconnecting watcher can resume without a snapshot. */
-const historySize = 1024
 /** Change-log entries kept in the database for replicas that fell behind. */
 const logSize = 10_000
-/** Lease renewals saved in one transaction at most. */
-const renewalsPerTransaction = 500
-/** Changes read from the log at a time while catching up. */
-const catchUpBatch = 500
 
 export interface ServiceDetailView {
   readonly index: number
@@ -131,14 +113,6 @@ const newId = (service: string) =>
 const notFound = (service: string, id: string) =>
   new EndpointNotFound({ service, id, message: `no endpoint ${JSON.stringify(id)} in service ${JSON.stringify(service)}` })
 
-/** The directory as loaded from the store: no change of its own to tell. */
-const stateOf = (loaded: { readonly index: number; readonly records: ReadonlyArray<EndpointRecord> }): RegistryState => ({
-  index: loaded.index,
-  records: HashMap.fromIterable(loaded.records.map((record) => [record.registration.id, record] as const)),
-  change: undefined,
-  changed: undefined
-})
-
 export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigService | Cluster | SqlClient.SqlClient> = Layer.scoped(
   Registry,
   Effect.gen(function*() {
@@ -146,152 +120,34 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
     const config = yield* ConfigService
     const cluster = yield* Cluster
     const guard = yield* makeLeaseGuard({ config, cluster, store: makeProtectionStore(yield* SqlClient.SqlClient) })
-    const readRenewals = yield* makeRenewalReader(store.get)
     const renewals = makePendingRenewals({ shared: cluster.shared })
-    const loaded = yield* store.load
-
-    const initial = stateOf(loaded)
-    /** What readers and watchers see: only committed changes. */
-    const published = yield* SubscriptionRef.make<RegistryState>(initial)
-    // The same, readable without a fiber: the heartbeat fast path looks endpoints up here.
-    let shownNow = initial
-    /**
-     * The state a write works on, ahead of `published` by the changes of the transaction in
-     * progress; equal to it between writes. Only touched while holding `serialized`.
-     */
-    const working = yield* Ref.make(initial)
-    const staged = yield* Ref.make<ReadonlyArray<RegistryState>>([])
-    const history = yield* Ref.make<ReadonlyArray<LoggedChange>>([])
-    // Waiters for "the index moved" share one Deferred per index, replaced on every change:
-    // a thousand blocked requests cost one completion, not a thousand stream subscriptions.
-    const nextChange = yield* Ref.make(yield* Deferred.make<void>())
-    const lock = yield* Effect.makeSemaphore(1)
-    const serialized = lock.withPermits(1)
-
-    /** Adds one change to the working state; it becomes visible when the write commits. */
-    const stage = (entry: LoggedChange) =>
-      Effect.gen(function*() {
-        const current = yield* Ref.get(working)
-        const id = entry.record.registration.id
-        const records = entry.change.type === "deregistered"
-          ? HashMap.remove(current.records, id)
-          : HashMap.set(current.records, id, entry.record)
-        const next: RegistryState = { index: entry.change.index, records, change: entry.change, changed: entry.record }
-        yield* Ref.set(working, next)
-        yield* Ref.update(staged, (states) => [...states, next])
-      })
-
-    /** A new working state that no watcher hears about as a change (a renewed lease, a reload). */
-    const stageQuietly = (update: (state: RegistryState) => RegistryState) => Ref.update(working, update)
-
-    /** Publishes what was staged, change by change, in index order. */
-    const publish = Effect.gen(function*() {
-      const states = yield* Ref.getAndSet(staged, [])
-      for (const state of states) {
-        if (state.change !== undefined && state.changed !== undefined) {
-          const entry = { change: state.change, record: state.changed }
-          yield* Ref.update(history, (entries) => [...entries.slice(-(historySize - 1)), entry])
-        }
-        yield* SubscriptionRef.set(published, state)
-        shownNow = state
-      }
-      const final = yield* Ref.get(working)
-      const shown = yield* SubscriptionRef.get(published)
-      if (final !== shown) {
-        shownNow = { ...final, change: shown.change, changed: shown.changed }
-        yield* SubscriptionRef.set(published, shownNow)
-      }
-      if (states.length > 0) {
-        const fresh = yield* Deferred.make<void>()
-        yield* Deferred.succeed(yield* Ref.getAndSet(nextChange, fresh), undefined)
-      }
-      return states.length
+    const table = makeLeaseTable()
+    const initial = stateOf(yield* store.load)
+    table.reset(HashMap.entries(initial.records))
+    const journal = yield* makeJournal(store, initial, table)
+    const feed = makeFeed(journal)
+    const { write, apply, touch } = journal
+    const upkeep = makeLeaseUpkeep({
+      journal,
+      store,
+      config,
+      cluster,
+      guard,
+      table,
+      renewals,
+      readRenewals: yield* makeRenewalReader(store.get)
     })
-
-    /** Forgets a write that did not commit. */
-    const discard = Effect.zipRight(
-      Ref.set(staged, []),
-      Effect.flatMap(SubscriptionRef.get(published), (state) => Ref.set(working, state))
-    )
-
-    /**
-     * Brings the working state up to the log. A replica too far behind (the entries it needs
-     * were trimmed) reloads the whole directory; its watchers then get a fresh snapshot.
-     */
-    const catchUp: Effect.Effect<void, StorageError> = Effect.gen(function*() {
-      const from = (yield* Ref.get(working)).index
-      const entries = yield* store.changesSince(from, catchUpBatch)
-      if (entries.length === 0) return
-      if (entries[0]!.change.index !== from + 1) {
-        const state = stateOf(yield* store.load)
-        yield* Ref.set(working, state)
-        yield* Ref.update(staged, (states) => [...states, state])
-        return
-      }
-      for (const entry of entries) yield* stage(entry)
-      if (entries.length === catchUpBatch) yield* catchUp
-    })
-
-    /**
-     * Every change goes through here: one transaction holding the directory's write lock, the
-     * working state first brought up to the log (another replica may have written), then the
-     * operation, then commit, then publish. A failed write leaves nothing behind.
-     */
-    const write = <A, E>(operation: Effect.Effect<A, E>): Effect.Effect<A, E | StorageError> =>
-      serialized(
-        Effect.gen(function*() {
-          const before = (yield* SubscriptionRef.get(published)).index
-          const result = yield* store.transaction((committed) =>
-            Effect.zipRight(
-              Effect.flatMap(Ref.get(working), (state) => (state.index < committed ? catchUp : Effect.void)),
-              operation
-            )
-          )
-          yield* publish
-          const after = (yield* SubscriptionRef.get(published)).index
-          if (after > before) {
-            yield* store.announce(after).pipe(Effect.catchAll((error) => Effect.logWarning(`change ${after} not announced: ${error.message}`)))
-          }
-          return result
-        }).pipe(Effect.onError(() => discard))
-      )
-
-    /** Logs one change at the next index. */
-    const apply = (type: RegistryChange["type"], record: EndpointRecord) =>
-      Effect.gen(function*() {
-        const index = (yield* Ref.get(working)).index + 1
-        const entry = { change: { index, type, service: record.service, endpointId: record.registration.id }, record }
-        yield* store.commit(entry)
-        yield* stage(entry)
-      })
-
-    /** Saves an endpoint whose change callers need not hear about (a renewed lease). */
-    const touch = (record: EndpointRecord) =>
-      Effect.zipRight(
-        store.touch(record),
-        stageQuietly((state) => ({ ...state, records: HashMap.set(state.records, record.registration.id, record) }))
-      )
 
     const find = (service: string, id: string) =>
-      Effect.flatMap(Ref.get(working), (current) =>
+      Effect.flatMap(journal.working, (current) =>
         Option.match(HashMap.get(current.records, id), {
           onNone: () => Effect.fail(notFound(service, id)),
           onSome: (record) => (record.service === service ? Effect.succeed(record) : Effect.fail(notFound(service, id)))
         }))
 
-    /** `criticalSince` follows the status: set when it turns critical, cleared when it leaves. */
-    const withCriticalSince = (record: EndpointRecord, at: number): EndpointRecord => {
-      const critical = statusOf(record) === "critical"
-      return { ...record, criticalSince: critical ? (record.criticalSince ?? at) : undefined }
-    }
-
-    /** A status move is a change; anything else only renews what is stored. */
-    const update = (before: EndpointRecord, after: EndpointRecord) =>
-      statusOf(after) !== statusOf(before) ? apply("status", after) : touch(after)
-
     const register = (service: string, registration: Registration, options?: { readonly connection?: string | undefined }) =>
       write(Effect.gen(function*() {
-        const current = yield* Ref.get(working)
+        const current = yield* journal.working
         const at = yield* Clock.currentTimeMillis
         const id = registration.id ?? (yield* newId(service))
         const existing = Option.getOrUndefined(HashMap.get(current.records, id))
@@ -328,10 +184,11 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
      * Undefined when the heartbeat is a change (a lapsed lease) or names no known endpoint.
      */
     const renewNow = (service: string, id: string, at: number): Endpoint | undefined => {
-      const known = Option.getOrUndefined(HashMap.get(shownNow.records, id))
+      const known = Option.getOrUndefined(HashMap.get(journal.shownNow().records, id))
       if (known === undefined || known.service !== service || known.leaseStatus !== "passing") return undefined
       const ttl = known.registration.ttl
       renewals.note(id, at, ttl === undefined ? Number.POSITIVE_INFINITY : Duration.toMillis(ttl))
+      table.renew(id, at)
       return toEndpoint({ ...known, lastSeenAt: at }, "internal")
     }
 
@@ -344,28 +201,12 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
         const record = renewals.withRenewal(yield* find(service, id))
         const at = yield* Clock.currentTimeMillis
         const next = withCriticalSince({ ...record, lastSeenAt: at, leaseStatus: "passing" }, at)
-        yield* update(record, next)
+        yield* updateRecord(journal, record, next)
         return toEndpoint(next, "internal")!
       }))
 
     const heartbeat = (service: string, id: string) =>
       Effect.flatMap(renewInMemory(service, id), (endpoint) => (endpoint === undefined ? renewDurably(service, id) : Effect.succeed(endpoint)))
-
-    /** Writes the renewals taken since the last flush in one transaction; a failed flush is tried again with the next. */
-    const flushRenewals = (options: { readonly all: boolean }) => Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const taken = Array.from(yield* renewals.take(now, options.all))
-      // In slices, each its own transaction: a registration waits for one slice, never for a whole fleet's renewals.
-      for (let start = 0; start < taken.length; start += renewalsPerTransaction) {
-        yield* write(Effect.gen(function*() {
-          const { records } = yield* Ref.get(working)
-          for (const [id, at] of taken.slice(start, start + renewalsPerTransaction)) {
-            const record = Option.getOrUndefined(HashMap.get(records, id))
-            if (record !== undefined && at > record.lastSeenAt) yield* touch({ ...record, lastSeenAt: at })
-          }
-        })).pipe(Effect.tapError(() => renewals.restore(new Map(taken.slice(start)), now)))
-      }
-    })
 
     const deregister = (service: string, id: string) =>
       write(Effect.gen(function*() {
@@ -376,76 +217,27 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
         yield* apply("deregistered", record)
       }))
 
-    const removeAfter = Effect.map(config.current, (c) => Duration.toMillis(c.registry.deregisterCriticalAfter))
-
-    /** Takes up leases renewed on other replicas (stored without a change) into this one's copy. */
-    const takeUpRenewals = (renewed: ReadonlyArray<EndpointRecord>) =>
-      renewed.length === 0 ? Effect.void : serialized(
-        Effect.zipRight(
-          stageQuietly((state) => ({
-            ...state,
-            records: renewed.reduce((records, stored) =>
-              Option.match(HashMap.get(records, stored.registration.id), {
-                onNone: () => records,
-                onSome: (known) => HashMap.set(records, stored.registration.id, { ...known, lastSeenAt: Math.max(known.lastSeenAt, stored.lastSeenAt) })
-              }), state.records)
-          })),
-          publish
-        )
-      )
-
-    const expireLeases = (takeover: number) => Effect.gen(function*() {
-      const at = yield* Clock.currentTimeMillis
-      const records = () => Effect.map(SubscriptionRef.get(published), (state) => Array.from(HashMap.values(state.records), renewals.withRenewal))
-      // Alone on the database, every heartbeat came through here: nothing renewed elsewhere.
-      if (cluster.shared) yield* takeUpRenewals(yield* readRenewals(quietLeases(yield* records(), at), at))
-      const { expire, countingFrom } = yield* guard.judge(leasesOf(yield* records()), at, takeover)
-      const rules = { countingFrom, expire, removeAfter: yield* removeAfter, replicaId: cluster.replicaId }
-      const seen = sweepCandidates(yield* records(), at, rules)
-      // Endpoints tied to a connection of a replica that stopped checking in lost that connection.
-      const live = seen.owned.length > 0 ? yield* cluster.liveReplicas : new Set<string>()
-      const orphaned = (record: EndpointRecord) => record.connection !== undefined && !live.has(replicaOf(record.connection))
-      if (seen.leases.length === 0 && seen.removals.length === 0 && !seen.owned.some(orphaned)) return
-      yield* write(Effect.gen(function*() {
-        const judged = Array.from(HashMap.values((yield* Ref.get(working)).records), renewals.withRenewal)
-        const { leases, removals, owned } = sweepCandidates(judged, at, rules)
-        for (const known of leases) {
-          // The stored lease may have been renewed on another replica since.
-          const stored = yield* store.get(known.registration.id)
-          const current = stored === undefined ? known : renewals.withRenewal({ ...stored, lastSeenAt: Math.max(stored.lastSeenAt, known.lastSeenAt) })
-          if (lapsedAt(current, at, countingFrom)) yield* update(current, withCriticalSince({ ...current, leaseStatus: "critical" }, at))
-        }
-        for (const record of removals) {
-          yield* Effect.logInfo(`removing endpoint ${record.registration.id} of ${record.service}: critical for longer than registry.deregisterCriticalAfter`)
-          yield* apply("deregistered", record)
-        }
-        for (const record of owned.filter(orphaned)) {
-          yield* Effect.logInfo(`removing ephemeral endpoint ${record.registration.id} of ${record.service}: its replica is gone`)
-          yield* apply("deregistered", record)
-        }
-      }))
-    })
-
     // Most verdicts repeat the last one: those are settled without taking the write lock.
     const setCheckStatus = (id: string, status: EndpointStatus) =>
-      Effect.flatMap(SubscriptionRef.get(published), (shown) =>
-        Option.match(HashMap.get(shown.records, id), {
+      Effect.suspend(() =>
+        Option.match(HashMap.get(journal.shownNow().records, id), {
           onNone: () => Effect.void,
           onSome: (known) => (known.checkStatus === status ? Effect.void : recordCheckStatus(id, status))
-        }))
+        })
+      )
 
     const recordCheckStatus = (id: string, status: EndpointStatus) =>
       write(Effect.gen(function*() {
-        const record = Option.getOrUndefined(HashMap.get((yield* Ref.get(working)).records, id))
+        const record = Option.getOrUndefined(HashMap.get((yield* journal.working).records, id))
         if (record === undefined || record.checkStatus === status) return
         const at = yield* Clock.currentTimeMillis
-        yield* update(record, withCriticalSince({ ...record, checkStatus: status, lastSeenAt: status === "passing" ? at : record.lastSeenAt }, at))
+        yield* updateRecord(journal, record, withCriticalSince({ ...record, checkStatus: status, lastSeenAt: status === "passing" ? at : record.lastSeenAt }, at))
       }))
 
     const removeConnection = (connection: string) =>
       write(Effect.gen(function*() {
         const owner = `${cluster.replicaId}/${connection}`
-        for (const record of HashMap.values((yield* Ref.get(working)).records)) {
+        for (const record of HashMap.values((yield* journal.working).records)) {
           if (record.connection === owner) yield* apply("deregistered", record)
         }
       }))
@@ -459,11 +251,11 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       write(Effect.gen(function*() {
         const at = yield* Clock.currentTimeMillis
         const wanted = new Map(staticRecords(next.registry.static, at).map((r) => [r.registration.id, r]))
-        for (const record of HashMap.values((yield* Ref.get(working)).records)) {
+        for (const record of HashMap.values((yield* journal.working).records)) {
           if (record.source === "static" && !wanted.has(record.registration.id)) yield* apply("deregistered", record)
         }
         for (const [id, record] of wanted) {
-          const existing = Option.getOrUndefined(HashMap.get((yield* Ref.get(working)).records, id))
+          const existing = Option.getOrUndefined(HashMap.get((yield* journal.working).records, id))
           if (existing !== undefined && existing.source !== "static") {
             yield* Effect.logWarning(`registry.static endpoint ${id} is ignored: a registered endpoint has that id`)
             continue
@@ -474,14 +266,14 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       }))
 
     yield* syncStatic(yield* config.current)
-    yield* flushRenewals({ all: false }).pipe(
+    yield* upkeep.flushRenewals({ all: false }).pipe(
       Effect.catchAll((error) => Effect.logWarning(`lease renewals not saved yet: ${error.message}`)),
       Effect.catchAllDefect((defect) => Effect.logError("lease renewals not saved yet", defect)),
       Effect.repeat(Schedule.spaced(renewalCheckInterval(cluster.shared))),
       Effect.forkScoped
     )
     // On a clean stop the renewals of the last interval are saved too.
-    yield* Effect.addFinalizer(() => flushRenewals({ all: true }).pipe(Effect.ignore))
+    yield* Effect.addFinalizer(() => upkeep.flushRenewals({ all: true }).pipe(Effect.ignore))
     yield* config.changes.pipe(
       Stream.drop(1),
       Stream.map((c) => c.registry.static),
@@ -491,32 +283,10 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       Effect.forkScoped
     )
 
-    /** Reads what other replicas committed; their announcements and a timer both lead here. */
-    const sync = serialized(
-      Effect.gen(function*() {
-        yield* catchUp
-        yield* publish
-      }).pipe(Effect.onError(() => discard))
-    )
-    const { syncInterval } = (yield* config.current).cluster
-    const announced = store.announcements.pipe(
-      Stream.filterEffect((index) => Effect.map(SubscriptionRef.get(published), (state) => index > state.index))
-    )
     // Alone on the database, every change is this process's own: nothing to follow.
-    if (cluster.shared) {
-      yield* Stream.merge(announced, Stream.fromSchedule(Schedule.spaced(syncInterval))).pipe(
-        Stream.runForEach(() =>
-          sync.pipe(
-            Effect.catchAll((error) => Effect.logWarning(`directory not synchronized: ${error.message}`)),
-            // Whatever one round meets, the next one still runs.
-            Effect.catchAllDefect((defect) => Effect.logError("directory not synchronized", defect))
-          )
-        ),
-        Effect.forkScoped
-      )
-    }
+    if (cluster.shared) yield* followReplicas(journal, store, config)
 
-    const current = SubscriptionRef.get(published)
+    const current = Effect.sync(() => journal.shownNow())
 
     return Registry.of({
       register,
@@ -538,48 +308,11 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
             : Effect.succeed({ index: s.index, service: summarize(name, endpoints), endpoints })
         }),
       current,
-      changes: Stream.changesWith(published.changes, (a, b) => a.index === b.index),
-      watch: (fromIndex) =>
-        Stream.changesWith(published.changes, (a, b) => a.index === b.index).pipe(
-          Stream.mapAccumEffect(undefined as number | undefined, (seen, s): Effect.Effect<readonly [number, ReadonlyArray<RegistryEvent>]> => {
-            if (seen === undefined) {
-              return Effect.map(Ref.get(history), (entries) => {
-                const replay = entries.filter((e) => fromIndex !== undefined && e.change.index > fromIndex && e.change.index <= s.index)
-                const covered = fromIndex !== undefined && fromIndex <= s.index &&
-                  (fromIndex === s.index || replay[0]?.change.index === fromIndex + 1)
-                const first: ReadonlyArray<RegistryEvent> = covered
-                  ? replay.map((e) => ({ _tag: "Change" as const, change: e.change, record: e.record }))
-                  : [{ _tag: "Snapshot" as const, state: s }]
-                return [s.index, first] as const
-              })
-            }
-            if (s.index <= seen) return Effect.succeed([seen, []] as const)
-            // A reload after falling behind carries no single change: watchers start over from it.
-            const events: ReadonlyArray<RegistryEvent> = s.change !== undefined && s.changed !== undefined && s.change.index === s.index
-              ? [{ _tag: "Change", change: s.change, record: s.changed }]
-              : [{ _tag: "Snapshot", state: s }]
-            return Effect.succeed([s.index, events] as const)
-          }),
-          Stream.flattenIterables
-        ),
-      changesBetween: (from, to) =>
-        Effect.map(Ref.get(history), (entries) => {
-          if (from >= to) return Option.some([])
-          const wanted = entries.filter((e) => e.change.index > from && e.change.index <= to)
-          return wanted.length === to - from ? Option.some(wanted) : Option.none()
-        }),
-      awaitIndex: (after) => {
-        const loop: Effect.Effect<number> = Effect.gen(function*() {
-          const waitFor = yield* Ref.get(nextChange)
-          const { index } = yield* SubscriptionRef.get(published)
-          // An index from the future belongs to another history (a reset store): answer at once.
-          if (index > after || after > index) return index
-          yield* Deferred.await(waitFor)
-          return yield* loop
-        })
-        return loop
-      },
-      expireLeases,
+      changes: feed.changes,
+      watch: feed.watch,
+      changesBetween: feed.changesBetween,
+      awaitIndex: feed.awaitIndex,
+      expireLeases: upkeep.expireLeases,
       checkFresh: cluster.checkFresh,
       trimLog: store.trim(logSize),
       setCheckStatus,
@@ -587,3 +320,20 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
     })
   })
 )
+
+/** Reads what other replicas committed, on their announcements and on a timer. */
+const followReplicas = (journal: Journal, store: RegistryStore["Type"], config: ConfigService["Type"]) =>
+  Effect.gen(function*() {
+    const { syncInterval } = (yield* config.current).cluster
+    const announced = store.announcements.pipe(Stream.filter((index) => index > journal.shownNow().index))
+    yield* Stream.merge(announced, Stream.fromSchedule(Schedule.spaced(syncInterval))).pipe(
+      Stream.runForEach(() =>
+        journal.sync.pipe(
+          Effect.catchAll((error) => Effect.logWarning(`directory not synchronized: ${error.message}`)),
+          // Whatever one round meets, the next one still runs.
+          Effect.catchAllDefect((defect) => Effect.logError("directory not synchronized", defect))
+        )
+      ),
+      Effect.forkScoped
+    )
+  })

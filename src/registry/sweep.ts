@@ -16,24 +16,31 @@ export const leaseOf = (record: EndpointRecord): Lease | undefined =>
       lapsedAt: record.leaseStatus === "critical" ? (record.criticalSince ?? record.lastSeenAt) : undefined
     }
 
-export const leasesOf = (records: Iterable<EndpointRecord>): Array<Lease> => {
-  const leases: Array<Lease> = []
-  for (const record of records) {
-    const lease = leaseOf(record)
-    if (lease !== undefined) leases.push(lease)
-  }
-  return leases
+/** What the lease sweep judges of one endpoint: worked out once per change, not once per sweep. */
+export interface Sweepable {
+  readonly lease: Lease | undefined
+  readonly criticalSince: number | undefined
+  /** The WebSocket connection (`<replica>/<connection>`) an ephemeral endpoint is tied to. */
+  readonly connection: string | undefined
+}
+
+/** Undefined for what no sweep ever touches: static endpoints, and those with no lease, no critical time and no connection. */
+export const sweepableOf = (record: EndpointRecord): Sweepable | undefined => {
+  if (record.source === "static") return undefined
+  const lease = leaseOf(record)
+  return lease === undefined && record.criticalSince === undefined && record.connection === undefined
+    ? undefined
+    : { lease, criticalSince: record.criticalSince, connection: record.connection }
 }
 
 /**
  * Passing leases this replica has not heard from for a while. Heartbeats taken by other replicas
  * renew the stored lease without a change, so these are read from the store before judging.
  */
-export const quietLeases = (records: Iterable<EndpointRecord>, at: number): Array<EndpointRecord> => {
-  const quiet: Array<EndpointRecord> = []
-  for (const record of records) {
-    const lease = leaseOf(record)
-    if (lease !== undefined && lease.lapsedAt === undefined && at - lease.lastSeenAt > lease.ttl * lateAfter) quiet.push(record)
+export const quietLeases = <K>(entries: Iterable<readonly [K, Sweepable]>, at: number): Array<K> => {
+  const quiet: Array<K> = []
+  for (const [key, { lease }] of entries) {
+    if (lease !== undefined && lease.lapsedAt === undefined && at - lease.lastSeenAt > lease.ttl * lateAfter) quiet.push(key)
   }
   return quiet
 }
@@ -48,24 +55,76 @@ export interface SweepRules {
   readonly replicaId: string
 }
 
+/** The lease ran out: no heartbeat for a whole ttl of listening. */
 export const lapsedAt = (record: EndpointRecord, at: number, countingFrom: number) => {
   const lease = leaseOf(record)
   return lease !== undefined && overdue(lease, at, countingFrom)
 }
 
-/** What a sweep has to look at, judged without the write lock. */
-export const sweepCandidates = (records: Iterable<EndpointRecord>, at: number, rules: SweepRules) => {
-  const leases: Array<EndpointRecord> = []
-  const removals: Array<EndpointRecord> = []
-  const owned: Array<EndpointRecord> = []
-  for (const record of records) {
-    if (record.source === "static") continue
-    if (rules.expire && lapsedAt(record, at, rules.countingFrom)) leases.push(record)
+/** What a sweep has to act on: leases that ran out, endpoints critical for too long, endpoints tied to another replica. */
+export const sweepCandidates = <K>(entries: Iterable<readonly [K, Sweepable]>, at: number, rules: SweepRules) => {
+  const leases: Array<K> = []
+  const removals: Array<K> = []
+  const owned: Array<K> = []
+  for (const [key, item] of entries) {
+    if (rules.expire && item.lease !== undefined && overdue(item.lease, at, rules.countingFrom)) leases.push(key)
     // Critical time counts from when Miko could judge too: a restart alone removes nothing.
-    else if (rules.expire && record.criticalSince !== undefined && at - Math.max(record.criticalSince, rules.countingFrom) >= rules.removeAfter) {
-      removals.push(record)
+    else if (rules.expire && item.criticalSince !== undefined && at - Math.max(item.criticalSince, rules.countingFrom) >= rules.removeAfter) {
+      removals.push(key)
     }
-    if (record.connection !== undefined && replicaOf(record.connection) !== rules.replicaId) owned.push(record)
+    if (item.connection !== undefined && replicaOf(item.connection) !== rules.replicaId) owned.push(key)
   }
   return { leases, removals, owned }
 }
+
+/** The records among `records` that a sweep acts on, judged again (inside the write, on the latest state). */
+export const recordsToSweep = (records: Iterable<EndpointRecord>, at: number, rules: SweepRules) =>
+  sweepCandidates(
+    Array.from(records).flatMap((record) => {
+      const item = sweepableOf(record)
+      return item === undefined ? [] : [[record, item] as const]
+    }),
+    at,
+    rules
+  )
+
+/**
+ * The sweepable endpoints of the published directory, kept as plain numbers and followed change
+ * by change, so that a sweep every 250 ms costs one pass over small objects instead of decoding
+ * every record of a large directory again. Heartbeats taken in memory move leases forward here
+ * at once. Mutable on purpose, like the pending renewals: it lives inside the registry's scope
+ * and is only touched by its owner.
+ */
+export const makeLeaseTable = () => {
+  const entries = new Map<string, Sweepable>()
+  const follow = (id: string, record: EndpointRecord | undefined) => {
+    const item = record === undefined ? undefined : sweepableOf(record)
+    if (item === undefined) {
+      entries.delete(id)
+      return
+    }
+    // A heartbeat noted here may be newer than the record it came with.
+    const heard = entries.get(id)?.lease?.lastSeenAt ?? 0
+    entries.set(id, item.lease !== undefined && heard > item.lease.lastSeenAt ? { ...item, lease: { ...item.lease, lastSeenAt: heard } } : item)
+  }
+  return {
+    follow,
+    reset: (records: Iterable<readonly [string, EndpointRecord]>) => {
+      entries.clear()
+      for (const [id, record] of records) follow(id, record)
+    },
+    renew: (id: string, at: number) => {
+      const item = entries.get(id)
+      if (item?.lease !== undefined && at > item.lease.lastSeenAt) entries.set(id, { ...item, lease: { ...item.lease, lastSeenAt: at } })
+    },
+    leases: (): Array<Lease> => {
+      const leases: Array<Lease> = []
+      for (const { lease } of entries.values()) if (lease !== undefined) leases.push(lease)
+      return leases
+    },
+    quiet: (at: number) => quietLeases(entries, at),
+    candidates: (at: number, rules: SweepRules) => sweepCandidates(entries, at, rules)
+  }
+}
+
+export type LeaseTable = ReturnType<typeof makeLeaseTable>

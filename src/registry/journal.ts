@@ -1,0 +1,208 @@
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import type { StorageError } from "../storage/errors.js"
+import type { RegistryChange } from "./model.js"
+import type { EndpointRecord } from "./record.js"
+import type { LoggedChange, RegistryStore } from "./store.js"
+
+/** The directory at one change index, and the change that produced it. */
+export interface RegistryState {
+  readonly index: number
+  readonly records: HashMap.HashMap<string, EndpointRecord>
+  readonly change: RegistryChange | undefined
+  /** The endpoint as the change left it (as it was, for a removal). */
+  readonly changed: EndpointRecord | undefined
+}
+
+/** The directory as loaded from the store: no change of its own to tell. */
+export const stateOf = (loaded: { readonly index: number; readonly records: ReadonlyArray<EndpointRecord> }): RegistryState => ({
+  index: loaded.index,
+  records: HashMap.fromIterable(loaded.records.map((record) => [record.registration.id, record] as const)),
+  change: undefined,
+  changed: undefined
+})
+
+/** How many recent changes are kept so a reconnecting watcher can resume without a snapshot. */
+const historySize = 1024
+/** Changes read from the log at a time while catching up. */
+const catchUpBatch = 500
+
+/** Told of every endpoint as committed writes leave it, in order: the lease table follows the directory this way. */
+export interface JournalFollower {
+  readonly follow: (id: string, record: EndpointRecord | undefined) => void
+  readonly reset: (records: Iterable<readonly [string, EndpointRecord]>) => void
+}
+
+/**
+ * The journal of changes: every write goes through it. A write runs in one transaction holding the
+ * directory's write lock; it first brings the working state up to the shared log (another replica
+ * may have written), then stages its changes, commits, and only then publishes them, change by
+ * change in index order. A failed write leaves nothing behind.
+ */
+export const makeJournal = (store: RegistryStore["Type"], initial: RegistryState, follower: JournalFollower) =>
+  Effect.gen(function*() {
+    /** What readers and watchers see: only committed changes. */
+    const published = yield* SubscriptionRef.make<RegistryState>(initial)
+    // The same, readable without a fiber: the heartbeat fast path looks endpoints up here.
+    let shownNow = initial
+    /**
+     * The state a write works on, ahead of `published` by the changes of the transaction in
+     * progress; equal to it between writes. Only touched while holding `serialized`.
+     */
+    const working = yield* Ref.make(initial)
+    const staged = yield* Ref.make<ReadonlyArray<RegistryState>>([])
+    /** Endpoints changed without a change callers hear about (a renewed lease), since the last publish. */
+    const quietlyChanged = yield* Ref.make<ReadonlyArray<string>>([])
+    const history = yield* Ref.make<ReadonlyArray<LoggedChange>>([])
+    // Waiters for "the index moved" share one Deferred per index, replaced on every change:
+    // a thousand blocked requests cost one completion, not a thousand stream subscriptions.
+    const nextChange = yield* Ref.make(yield* Deferred.make<void>())
+    const lock = yield* Effect.makeSemaphore(1)
+    const serialized = lock.withPermits(1)
+
+    /** Adds one change to the working state; it becomes visible when the write commits. */
+    const stage = (entry: LoggedChange) =>
+      Effect.gen(function*() {
+        const current = yield* Ref.get(working)
+        const id = entry.record.registration.id
+        const records = entry.change.type === "deregistered"
+          ? HashMap.remove(current.records, id)
+          : HashMap.set(current.records, id, entry.record)
+        const next: RegistryState = { index: entry.change.index, records, change: entry.change, changed: entry.record }
+        yield* Ref.set(working, next)
+        yield* Ref.update(staged, (states) => [...states, next])
+      })
+
+    /** New records for `ids` that no watcher hears about as a change (a renewed lease). */
+    const stageQuietly = (
+      ids: ReadonlyArray<string>,
+      update: (records: HashMap.HashMap<string, EndpointRecord>) => HashMap.HashMap<string, EndpointRecord>
+    ) =>
+      Effect.zipRight(
+        Ref.update(working, (state) => ({ ...state, records: update(state.records) })),
+        Ref.update(quietlyChanged, (known) => [...known, ...ids])
+      )
+
+    const recordOf = (state: RegistryState, id: string) => Option.getOrUndefined(HashMap.get(state.records, id))
+
+    /** Publishes what was staged, change by change, in index order. */
+    const publish = Effect.gen(function*() {
+      const states = yield* Ref.getAndSet(staged, [])
+      for (const state of states) {
+        if (state.change !== undefined && state.changed !== undefined) {
+          const entry = { change: state.change, record: state.changed }
+          yield* Ref.update(history, (entries) => [...entries.slice(-(historySize - 1)), entry])
+          follower.follow(state.change.endpointId, recordOf(state, state.change.endpointId))
+        } else {
+          follower.reset(HashMap.entries(state.records))
+        }
+        yield* SubscriptionRef.set(published, state)
+        shownNow = state
+      }
+      const final = yield* Ref.get(working)
+      const shown = yield* SubscriptionRef.get(published)
+      if (final !== shown) {
+        shownNow = { ...final, change: shown.change, changed: shown.changed }
+        yield* SubscriptionRef.set(published, shownNow)
+      }
+      for (const id of yield* Ref.getAndSet(quietlyChanged, [])) follower.follow(id, recordOf(final, id))
+      if (states.length > 0) {
+        const fresh = yield* Deferred.make<void>()
+        yield* Deferred.succeed(yield* Ref.getAndSet(nextChange, fresh), undefined)
+      }
+      return states.length
+    })
+
+    /** Forgets a write that did not commit. */
+    const discard = Effect.all([
+      Ref.set(staged, []),
+      Ref.set(quietlyChanged, []),
+      Effect.flatMap(SubscriptionRef.get(published), (state) => Ref.set(working, state))
+    ], { discard: true })
+
+    /**
+     * Brings the working state up to the log. A replica too far behind (the entries it needs
+     * were trimmed) reloads the whole directory; its watchers then get a fresh snapshot.
+     */
+    const catchUp: Effect.Effect<void, StorageError> = Effect.gen(function*() {
+      const from = (yield* Ref.get(working)).index
+      const entries = yield* store.changesSince(from, catchUpBatch)
+      if (entries.length === 0) return
+      if (entries[0]!.change.index !== from + 1) {
+        const state = stateOf(yield* store.load)
+        yield* Ref.set(working, state)
+        yield* Ref.update(staged, (states) => [...states, state])
+        return
+      }
+      for (const entry of entries) yield* stage(entry)
+      if (entries.length === catchUpBatch) yield* catchUp
+    })
+
+    const announce = (before: number) =>
+      Effect.gen(function*() {
+        const after = (yield* SubscriptionRef.get(published)).index
+        if (after <= before) return
+        yield* store.announce(after).pipe(Effect.catchAll((error) => Effect.logWarning(`change ${after} not announced: ${error.message}`)))
+      })
+
+    /** Every change goes through here (see above). */
+    const write = <A, E>(operation: Effect.Effect<A, E>): Effect.Effect<A, E | StorageError> =>
+      serialized(
+        Effect.gen(function*() {
+          const before = (yield* SubscriptionRef.get(published)).index
+          const result = yield* store.transaction((committed) =>
+            Effect.zipRight(
+              Effect.flatMap(Ref.get(working), (state) => (state.index < committed ? catchUp : Effect.void)),
+              operation
+            )
+          )
+          yield* publish
+          yield* announce(before)
+          return result
+        }).pipe(Effect.onError(() => discard))
+      )
+
+    /** Logs one change at the next index. */
+    const apply = (type: RegistryChange["type"], record: EndpointRecord) =>
+      Effect.gen(function*() {
+        const index = (yield* Ref.get(working)).index + 1
+        const entry = { change: { index, type, service: record.service, endpointId: record.registration.id }, record }
+        yield* store.commit(entry)
+        yield* stage(entry)
+      })
+
+    /** Saves an endpoint whose change callers need not hear about (a renewed lease). */
+    const touch = (record: EndpointRecord) =>
+      Effect.zipRight(
+        store.touch(record),
+        stageQuietly([record.registration.id], (records) => HashMap.set(records, record.registration.id, record))
+      )
+
+    /** Reads what other replicas committed; their announcements and a timer both lead here. */
+    const sync = serialized(Effect.zipRight(catchUp, publish).pipe(Effect.onError(() => discard)))
+
+    /** Applies `update` to the published directory without a change, holding the write lock. */
+    const publishQuietly = (
+      ids: ReadonlyArray<string>,
+      update: (records: HashMap.HashMap<string, EndpointRecord>) => HashMap.HashMap<string, EndpointRecord>
+    ) => serialized(Effect.zipRight(stageQuietly(ids, update), publish))
+
+    return {
+      published,
+      shownNow: () => shownNow,
+      working: Ref.get(working),
+      write,
+      apply,
+      touch,
+      sync,
+      publishQuietly,
+      history: Ref.get(history),
+      nextChange
+    }
+  })
+
+export type Journal = Effect.Effect.Success<ReturnType<typeof makeJournal>>

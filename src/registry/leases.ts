@@ -1,0 +1,123 @@
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import type { Cluster } from "../cluster/service.js"
+import type { ConfigService } from "../config/service.js"
+import type { LeaseGuard } from "./guard.js"
+import type { Journal } from "./journal.js"
+import type { PendingRenewals } from "./pending-renewals.js"
+import { type EndpointRecord, statusOf } from "./record.js"
+import type { StorageError } from "../storage/errors.js"
+import type { RegistryStore } from "./store.js"
+import { lapsedAt, type LeaseTable, recordsToSweep, replicaOf } from "./sweep.js"
+
+/** Lease renewals saved in one transaction at most. */
+const renewalsPerTransaction = 500
+
+/** `criticalSince` follows the status: set when it turns critical, cleared when it leaves. */
+export const withCriticalSince = (record: EndpointRecord, at: number): EndpointRecord => {
+  const critical = statusOf(record) === "critical"
+  return { ...record, criticalSince: critical ? (record.criticalSince ?? at) : undefined }
+}
+
+/** A status move is a change; anything else only renews what is stored. */
+export const updateRecord = (journal: Journal, before: EndpointRecord, after: EndpointRecord) =>
+  statusOf(after) !== statusOf(before) ? journal.apply("status", after) : journal.touch(after)
+
+const recordsOf = (records: HashMap.HashMap<string, EndpointRecord>, ids: Iterable<string>, renewals: PendingRenewals) => {
+  const found: Array<EndpointRecord> = []
+  for (const id of ids) {
+    const record = Option.getOrUndefined(HashMap.get(records, id))
+    if (record !== undefined) found.push(renewals.withRenewal(record))
+  }
+  return found
+}
+
+/**
+ * Lease upkeep: saving the renewals taken in memory, and the sweep that turns lapsed leases
+ * critical and removes what stayed critical too long. The sweep looks at the lease table, never
+ * at every record: its cost is one pass over small plain objects, whatever the records hold.
+ */
+export const makeLeaseUpkeep = (deps: {
+  readonly journal: Journal
+  readonly store: RegistryStore["Type"]
+  readonly config: ConfigService["Type"]
+  readonly cluster: Cluster["Type"]
+  readonly guard: LeaseGuard
+  readonly table: LeaseTable
+  readonly renewals: PendingRenewals
+  readonly readRenewals: (quiet: ReadonlyArray<EndpointRecord>, at: number) => Effect.Effect<ReadonlyArray<EndpointRecord>, StorageError>
+}) => {
+  const { cluster, config, guard, journal, renewals, store, table } = deps
+
+  /** Writes the renewals taken since the last flush; a failed flush is tried again with the next. */
+  const flushRenewals = (options: { readonly all: boolean }) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const taken = Array.from(yield* renewals.take(now, options.all))
+      // In slices, each its own transaction: a registration waits for one slice, never for a whole fleet's renewals.
+      for (let start = 0; start < taken.length; start += renewalsPerTransaction) {
+        yield* journal.write(Effect.gen(function*() {
+          const { records } = yield* journal.working
+          for (const [id, at] of taken.slice(start, start + renewalsPerTransaction)) {
+            const record = Option.getOrUndefined(HashMap.get(records, id))
+            if (record !== undefined && at > record.lastSeenAt) yield* journal.touch({ ...record, lastSeenAt: at })
+          }
+        })).pipe(Effect.tapError(() => renewals.restore(new Map(taken.slice(start)), now)))
+      }
+    })
+
+  /** Takes up leases renewed on other replicas (stored without a change) into this one's copy. */
+  const takeUpRenewals = (renewed: ReadonlyArray<EndpointRecord>) =>
+    renewed.length === 0 ? Effect.void : journal.publishQuietly(
+      renewed.map((stored) => stored.registration.id),
+      (records) =>
+        renewed.reduce((next, stored) =>
+          Option.match(HashMap.get(next, stored.registration.id), {
+            onNone: () => next,
+            onSome: (known) => HashMap.set(next, stored.registration.id, { ...known, lastSeenAt: Math.max(known.lastSeenAt, stored.lastSeenAt) })
+          }), records)
+    )
+
+  const removeAfter = Effect.map(config.current, (c) => Duration.toMillis(c.registry.deregisterCriticalAfter))
+
+  const expireLeases = (takeover: number) =>
+    Effect.gen(function*() {
+      const at = yield* Clock.currentTimeMillis
+      // Alone on the database, every heartbeat came through here: nothing renewed elsewhere.
+      if (cluster.shared) {
+        const shown = journal.shownNow().records
+        yield* takeUpRenewals(yield* deps.readRenewals(recordsOf(shown, table.quiet(at), renewals), at))
+      }
+      const { expire, countingFrom } = yield* guard.judge(table.leases(), at, takeover)
+      const rules = { countingFrom, expire, removeAfter: yield* removeAfter, replicaId: cluster.replicaId }
+      const seen = table.candidates(at, rules)
+      // Endpoints tied to a connection of a replica that stopped checking in lost that connection.
+      const live = seen.owned.length > 0 ? yield* cluster.liveReplicas : new Set<string>()
+      const orphaned = (record: EndpointRecord) => record.connection !== undefined && !live.has(replicaOf(record.connection))
+      const candidates = [...seen.leases, ...seen.removals, ...seen.owned]
+      if (seen.leases.length === 0 && seen.removals.length === 0 && !recordsOf(journal.shownNow().records, seen.owned, renewals).some(orphaned)) return
+      yield* journal.write(Effect.gen(function*() {
+        // Judged again on the latest state, holding the write lock.
+        const { leases, owned, removals } = recordsToSweep(recordsOf((yield* journal.working).records, new Set(candidates), renewals), at, rules)
+        for (const known of leases) {
+          // The stored lease may have been renewed on another replica since.
+          const stored = yield* store.get(known.registration.id)
+          const current = stored === undefined ? known : renewals.withRenewal({ ...stored, lastSeenAt: Math.max(stored.lastSeenAt, known.lastSeenAt) })
+          if (lapsedAt(current, at, countingFrom)) yield* updateRecord(journal, current, withCriticalSince({ ...current, leaseStatus: "critical" }, at))
+        }
+        for (const record of removals) {
+          yield* Effect.logInfo(`removing endpoint ${record.registration.id} of ${record.service}: critical for longer than registry.deregisterCriticalAfter`)
+          yield* journal.apply("deregistered", record)
+        }
+        for (const record of owned.filter(orphaned)) {
+          yield* Effect.logInfo(`removing ephemeral endpoint ${record.registration.id} of ${record.service}: its replica is gone`)
+          yield* journal.apply("deregistered", record)
+        }
+      }))
+    })
+
+  return { flushRenewals, expireLeases }
+}
