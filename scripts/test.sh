@@ -42,6 +42,12 @@ if [ -z "${MIKO_TEST_POSTGRES_URL:-}" ]; then
   fi
 fi
 
+# The suite's Python virtual environment: the metrics tests (test/metrics) parse GET /metrics
+# with prometheus_client's parser from it; the Python SDK and the fuzzing below use it too.
+venv="$root/.venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q -r test/metrics/requirements.txt || status=1
+
 # TypeScript: vitest writes a JSON report; its counts are summed with the others.
 # First pass: every suite on the default storage driver (SQLite).
 MIKO_TEST_DRIVER=sqlite npx vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json" || status=1
@@ -78,8 +84,7 @@ PY
   fi
 }
 
-# Python SDK: its own virtual environment, created here.
-venv="$root/.venv"
+# Python SDK: in the suite's virtual environment.
 if [ -f sdk/python/pyproject.toml ]; then
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   if "$venv/bin/pip" install -q -e "sdk/python[test]"; then

@@ -11,7 +11,7 @@ import { layerHttpApp, layerNodeServer, layerServe, Lifecycle, layerLifecycle } 
 import * as Registry from "./registry/index.js"
 import * as Scheduler from "./scheduler/index.js"
 import { layerDatabase, type StorageSettings } from "./storage/index.js"
-import { layerLogger, layerOtel } from "./telemetry/index.js"
+import { layerLogger, layerMetrics, layerOtel } from "./telemetry/index.js"
 
 /** Where the standalone service reads its configuration from. */
 export interface ServiceOptions {
@@ -97,6 +97,7 @@ export const layerService = (options: ServiceOptions) => {
     Layer.provideMerge(layerConfigService),
     Layer.provideMerge(layerDatabaseFromConfig(options.env)),
     Layer.provideMerge(layerOtel),
+    Layer.provideMerge(layerMetrics),
     Layer.provideMerge(Config.layerFromFiles(options)),
     Layer.provideMerge(NodeContext.layer)
   )

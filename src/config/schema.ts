@@ -35,11 +35,16 @@ const section = <Fields extends Schema.Struct.Fields>(description: string, field
 }
 
 const Port = Schema.Int.pipe(Schema.between(0, 65535)).annotations({ identifier: "Port" })
+/** A path of its own for GET /metrics: absolute, plain characters, clear of the API's /v1/ and the probes. */
+const MetricsPath = Schema.String.pipe(
+  Schema.pattern(/^\/[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*$/, { message: () => "Expected an absolute path such as /metrics (letters, digits, . _ ~ - between slashes)" }),
+  Schema.filter((path) => !/^\/(?:v1|healthz|readyz|docs|openapi\.json)(?:\/|$)/.test(path) || "Expected a path outside /v1/, /healthz, /readyz, /docs and /openapi.json")
+).annotations({ identifier: "MetricsPath" })
 const PositiveInt = Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)).annotations({ identifier: "PositiveInt" })
 
-export const Role = Schema.Literal("admin", "register", "internal").annotations({
+export const Role = Schema.Literal("admin", "register", "internal", "metrics").annotations({
   identifier: "Role",
-  description: "admin: everything; register: register and heartbeat endpoints; internal: see internal addresses"
+  description: "admin: everything; register: register and heartbeat endpoints; internal: see internal addresses; metrics: scrape GET /metrics when telemetry.prometheus.access asks for it"
 })
 export type Role = typeof Role.Type
 
@@ -203,7 +208,15 @@ export const MikoConfigSchema = Schema.Struct({
       description: "OTLP/HTTP base URL (e.g. http://127.0.0.1:4318); telemetry export is off when absent",
       restart: true
     }),
-    serviceName: key(Schema.NonEmptyTrimmedString, { default: "miko", description: "service.name of exported telemetry", restart: true })
+    serviceName: key(Schema.NonEmptyTrimmedString, { default: "miko", description: "service.name of exported telemetry", restart: true }),
+    prometheus: section("Metrics in the Prometheus text format on Miko's own port (docs/metrics.md): the same series as the OTLP export", {
+      enabled: key(Schema.Boolean, { default: true, description: "Whether the metrics path answers; when false it is 404 like any unknown path" }),
+      path: key(MetricsPath, { default: "/metrics", description: "Path of the metrics, outside /v1/", restart: true }),
+      access: key(Schema.Literal("open", "metrics", "admin"), {
+        default: "open",
+        description: "open: no token needed, like /healthz; metrics: a token with the metrics role (or admin); admin: an admin token"
+      })
+    })
   })
 }).annotations({ identifier: "MikoConfig" })
 

@@ -3,6 +3,7 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
@@ -13,6 +14,7 @@ import { ConfigService } from "../config/service.js"
 import { jsonBodyRequest, rejectionOf } from "./body.js"
 import { Lifecycle } from "../lifecycle/index.js"
 import { errorCode } from "../shared/api-error.js"
+import { makeRequestRecorder, type RecordRequest, unmatchedRoute } from "./request-metrics.js"
 
 const envelope = (status: number, code: string, message: string) =>
   HttpServerResponse.unsafeJson({ error: { code, message } }, { status })
@@ -81,16 +83,33 @@ const fromDefect = (request: HttpServerRequest.HttpServerRequest) => (defect: un
   isRequestError(defect) ? fromRequestError(defect, request) : undefined
 
 /**
+ * Counts and times each answered request. The route template is the one the router matched: it
+ * annotates the request's span with it (`http.route`), which is current here.
+ */
+const measured = <R>(record: RecordRequest, respond: Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const started = yield* Clock.currentTimeNanos
+    const response = yield* respond
+    const ended = yield* Clock.currentTimeNanos
+    const span = yield* Effect.option(Effect.currentSpan)
+    const route = Option.getOrUndefined(span)?.attributes.get("http.route")
+    record(typeof route === "string" ? route : unmatchedRoute, request.method, response.status, Number(ended - started) / 1e9)
+    return response
+  })
+
+/**
  * The edge of the HTTP API: reads bodies as JSON within the body limit (see ./body.ts) and renders every failure as
  * `{ "error": { "code", "message" } }` with the status its error class declares.
- * Only a failure nobody declared becomes a 500, and it is logged.
+ * Only a failure nobody declared becomes a 500, and it is logged. Every answer is counted (./request-metrics.ts).
  */
 export const layerEdge = HttpApiBuilder.middleware(
   Effect.gen(function*() {
     const config = yield* ConfigService
     const lifecycle = yield* Lifecycle
+    const record = makeRequestRecorder()
     return (app): HttpApp.Default<never, HttpRouter.HttpRouter.Provided> =>
-    Effect.gen(function*() {
+    measured(record, Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const { maxBodyBytes } = (yield* config.current).http
       const declared = Number(request.headers["content-length"] ?? "0")
@@ -115,7 +134,7 @@ export const layerEdge = HttpApiBuilder.middleware(
       // While shutting down, answered connections are closed rather than kept alive, so the
       // server can finish without waiting out keep-alive timeouts.
       return (yield* lifecycle.isShuttingDown) ? HttpServerResponse.setHeader(response, "connection", "close") : response
-    })
+    }))
   }),
   { withContext: false }
 )

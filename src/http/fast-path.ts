@@ -17,6 +17,7 @@ import { Registry } from "../registry/service.js"
 import { MAX_DURATION_MILLIS, parseMillis } from "../shared/duration.js"
 import { version } from "../shared/version.js"
 import { Lifecycle } from "../lifecycle/index.js"
+import { makeRequestRecorder } from "./request-metrics.js"
 
 /** Answers a request from memory and says true, or says false and leaves it to the HTTP API. */
 export type FastPath = (request: IncomingMessage, response: ServerResponse) => boolean
@@ -82,6 +83,11 @@ const acceptsGzip = (header: string | undefined) =>
 
 const healthBody = Buffer.from(JSON.stringify({ status: "ok", version }))
 
+/** The API's templates of the routes answered here, so both count under one series. */
+const routes = { endpoints: "/v1/endpoints", healthz: "/healthz", heartbeat: "/v1/services/:service/endpoints/:id/heartbeat" } as const
+
+const secondsSince = (started: number) => (performance.now() - started) / 1000
+
 interface Settings {
   readonly config: MikoConfig
   readonly shuttingDown: boolean
@@ -91,7 +97,7 @@ interface Settings {
 /**
  * The fast path: `GET /v1/endpoints` (any filter, blocking or not) and `GET /healthz` answered
  * from bytes rendered once per change, and the heartbeat of a passing lease taken in memory,
- * without a fiber, span or middleware per request.
+ * without a fiber, span or middleware per request; each is counted with two plain metric updates.
  * Blocking queries are parked as plain responses and answered from the one rendering when their
  * result changes. Everything unusual (a body, an unknown token, telemetry switched on, a query
  * the API would refuse, stale data in a cluster) goes to the HTTP API, which stays the reference.
@@ -107,6 +113,7 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
     // Plain values kept current by fibers, so that a request reads them without entering one.
     let settings: Settings = { config: yield* config.current, shuttingDown: false, fresh: true }
     const parked = new Set<() => void>()
+    const record = makeRequestRecorder()
 
     yield* config.changes.pipe(Stream.runForEach((next) => Effect.sync(() => (settings = { ...settings, config: next }))), Effect.forkScoped)
     yield* lifecycle.shutdown.pipe(
@@ -140,7 +147,7 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
       return caller === undefined ? undefined : visibilityFor(caller, settings.config.registry.publicRead)
     }
 
-    const send = (request: IncomingMessage, response: ServerResponse, list: RenderedList, visibility: Visibility) => {
+    const send = (request: IncomingMessage, response: ServerResponse, list: RenderedList, visibility: Visibility, started: number) => {
       const etag = `"${list.modifiedIndex}-${visibility}"`
       const headers: Record<string, string | number> = {
         "content-type": "application/json",
@@ -153,6 +160,7 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
       if (settings.shuttingDown) headers["connection"] = "close"
       if (request.headers["if-none-match"] === etag) {
         response.writeHead(304, headers).end()
+        record(routes.endpoints, "GET", 304, secondsSince(started))
         return
       }
       const gzip = acceptsGzip(request.headers["accept-encoding"])
@@ -160,10 +168,11 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
       if (gzip) headers["content-encoding"] = "gzip"
       headers["content-length"] = body.length
       response.writeHead(200, headers).end(body)
+      record(routes.endpoints, "GET", 200, secondsSince(started))
     }
 
     /** Holds the response until the result changes past `since`, the wait runs out, or shutdown begins. */
-    const park = (request: IncomingMessage, response: ServerResponse, list: ListRequest, since: number) => {
+    const park = (request: IncomingMessage, response: ServerResponse, list: ListRequest, since: number, started: number) => {
       const waitMillis = Math.min(list.waitMillis ?? defaultWaitMillis, Duration.toMillis(settings.config.registry.maxWait))
       let cancel = (): void => undefined
       let timer: ReturnType<typeof setTimeout> | undefined
@@ -177,7 +186,7 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
         return true
       }
       const answer = (rendered: RenderedList) => {
-        if (settle() && !response.destroyed) send(request, response, rendered, list.query.visibility)
+        if (settle() && !response.destroyed) send(request, response, rendered, list.query.visibility, started)
       }
       const timeUp = () => answer(reads.list(list.query))
       cancel = reads.awaitChange(list.query, since, answer)
@@ -187,7 +196,7 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
       response.once("close", settle)
     }
 
-    const endpoints = (request: IncomingMessage, response: ServerResponse, search: string): boolean => {
+    const endpoints = (request: IncomingMessage, response: ServerResponse, search: string, started: number): boolean => {
       const visibility = visibilityOf(request.headers.authorization)
       if (visibility === undefined) return false
       const list = parseList(search, visibility)
@@ -195,15 +204,15 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
       const current = reads.list(list.query)
       // An index from the future means the client knew another history (a reset store): answer at once.
       if (list.index === undefined || list.index > current.index || settings.shuttingDown) {
-        send(request, response, current, visibility)
+        send(request, response, current, visibility, started)
       } else {
-        park(request, response, list, list.index)
+        park(request, response, list, list.index, started)
       }
       return true
     }
 
     /** `PUT /v1/services/{service}/endpoints/{id}/heartbeat` of a passing lease, by a token that may write it. */
-    const heartbeat = (request: IncomingMessage, response: ServerResponse, path: string): boolean => {
+    const heartbeat = (request: IncomingMessage, response: ServerResponse, path: string, started: number): boolean => {
       const match = heartbeatPath.exec(path)
       if (match === null) return false
       const [, service = "", id = ""] = match
@@ -215,6 +224,7 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
       const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": body.length }
       if (settings.shuttingDown) headers["connection"] = "close"
       response.writeHead(200, headers).end(body)
+      record(routes.heartbeat, "PUT", 200, secondsSince(started))
       return true
     }
 
@@ -224,13 +234,15 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
       const length = request.headers["content-length"]
       if ((length !== undefined && length !== "0") || request.headers["transfer-encoding"] !== undefined) return false
       const url = request.url ?? ""
-      if (request.method === "PUT") return !url.includes("?") && heartbeat(request, response, url)
+      const started = performance.now()
+      if (request.method === "PUT") return !url.includes("?") && heartbeat(request, response, url, started)
       if (request.method !== "GET" || length !== undefined) return false
       const question = url.indexOf("?")
       const path = question === -1 ? url : url.slice(0, question)
-      if (path === "/v1/endpoints") return endpoints(request, response, question === -1 ? "" : url.slice(question + 1))
+      if (path === "/v1/endpoints") return endpoints(request, response, question === -1 ? "" : url.slice(question + 1), started)
       if (path === "/healthz" && question === -1) {
         response.writeHead(200, { "content-type": "application/json", "content-length": healthBody.length }).end(healthBody)
+        record(routes.healthz, "GET", 200, secondsSince(started))
         return true
       }
       return false

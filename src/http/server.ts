@@ -17,6 +17,7 @@ import { closeConnectionsOnShutdown } from "./connections.js"
 import { makeFastPath } from "./fast-path.js"
 import { FastPathServer } from "./fast-server.js"
 import { layerEdge } from "./edge.js"
+import { layerMetricsRoute } from "./metrics-route.js"
 import { layerSystemHandlers } from "./system.js"
 
 /** The Miko API with every group's handlers, `/openapi.json`, `/docs` and the console at `/ui`. */
@@ -24,7 +25,8 @@ export const layerApi = Layer.mergeAll(
   HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),
   HttpApiSwagger.layer({ path: "/docs" }),
   layerWebSocketRoute,
-  layerConsoleRoute
+  layerConsoleRoute,
+  layerMetricsRoute
 ).pipe(
   Layer.provideMerge(HttpApiBuilder.api(MikoApi)),
   Layer.provide([layerSystemHandlers, layerConfigHandlers, layerRegistryHandlers, layerSchedulerHandlers, layerClusterHandlers, layerEdge])

@@ -1,2 +1,3 @@
 export { layerLogger } from "./logger.js"
+export { layerMetrics, MetricsCollection, prometheusContentType } from "./metrics.js"
 export { layerOtel } from "./otel.js"

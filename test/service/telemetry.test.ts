@@ -1,23 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
+import { startCollector } from "../support/collector.js"
 import { api, cleanup, startMiko } from "../support/miko.js"
-
-/** A minimal OTLP/HTTP receiver on loopback that keeps every body it is sent, by path. */
-const startCollector = async () => {
-  const received = new Map<string, Array<string>>()
-  const server = createServer((req, res) => {
-    let body = ""
-    req.on("data", (chunk: Buffer) => (body += chunk.toString()))
-    req.on("end", () => {
-      received.set(req.url ?? "", [...(received.get(req.url ?? "") ?? []), body])
-      res.writeHead(200, { "content-type": "application/json" }).end("{}")
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const { port } = server.address() as AddressInfo
-  return { url: `http://127.0.0.1:${port}`, received, close: () => new Promise((resolve) => server.close(resolve)) }
-}
 
 describe("OpenTelemetry export", () => {
   it("exports spans for HTTP requests and SQL queries, and flushes them on shutdown", async () => {
