@@ -97,6 +97,22 @@ describe.skipIf(!chromiumInstalled)("the web console at /ui", () => {
     await context.close()
   })
 
+  it("at 360 px wide a page needs no sideways scrolling, and the keyboard reaches every link and control", async () => {
+    const { context, page, problems } = await open("/ui/services/billing")
+    await page.setViewportSize({ width: 360, height: 740 })
+    await page.locator("tr[data-endpoint=billing-1]").waitFor()
+    expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(360)
+    const reached = new Set<string>()
+    for (let n = 0; n < 12; n++) {
+      await page.keyboard.press("Tab")
+      // A string, run in the page: the test's own TypeScript has no DOM types.
+      reached.add(await page.evaluate<string>("document.activeElement?.id || document.activeElement?.textContent?.trim() || ''"))
+    }
+    expect([...reached]).toEqual(expect.arrayContaining(["Services", "Tasks", "Config", "Cluster", "token", "Use token", "← Services"]))
+    expect(problems).toEqual([])
+    await context.close()
+  })
+
   it("an endpoint registered over the API while the page is open appears within a second, anonymous or signed in", async () => {
     const anonymous = await open("/ui/")
     const signedIn = await open("/ui/services/search", admin)
@@ -106,5 +122,46 @@ describe.skipIf(!chromiumInstalled)("the web console at /ui", () => {
     expect([...anonymous.problems, ...signedIn.problems]).toEqual([])
     await anonymous.context.close()
     await signedIn.context.close()
+  })
+
+  it("with an admin token: pause a task and see it paused, change a config key and see its source become runtime", async () => {
+    const created = await api(`${miko.url}/v1/tasks`, {
+      method: "POST",
+      token: admin,
+      body: { name: "nightly-report", kind: "http", http: { method: "GET", url: `${miko.url}/healthz` }, triggers: [{ every: "1h" }] }
+    })
+    expect(created.status).toBe(201)
+    const { context, page, problems } = await open("/ui/tasks", admin)
+    const row = page.locator("tr[data-task=nightly-report]")
+    await expect(row.locator(".task-state").textContent()).resolves.toBe("active")
+    await row.getByRole("button", { name: "Pause nightly-report" }).click()
+    await row.locator(".task-state").getByText("paused").waitFor()
+    expect((await api(`${miko.url}/v1/tasks/${created.body.id}`, { token: admin })).body.enabled).toBe(false)
+
+    await page.getByRole("link", { name: "Config" }).click()
+    const key = page.locator("tr[data-key='scheduler.maxRunningTasks']")
+    await expect(key.locator(".source").textContent()).resolves.not.toBe("runtime")
+    await key.getByRole("button", { name: "Change scheduler.maxRunningTasks" }).click()
+    await key.getByLabel("New value of scheduler.maxRunningTasks").fill("7")
+    await key.getByRole("button", { name: "Save" }).click()
+    await key.locator(".source").getByText("runtime").waitFor()
+    await expect(key.locator(".value").textContent()).resolves.toBe("7")
+    expect((await api(`${miko.url}/v1/config/scheduler.maxRunningTasks`, { token: admin })).body).toMatchObject({ value: 7, source: "runtime" })
+    expect(problems).toEqual([])
+    await context.close()
+  })
+
+  it("a restart of Miko (same port, same data) shows reconnecting, then the page follows again without a reload", async () => {
+    const { context, page, problems } = await open("/ui/", admin)
+    await page.evaluate(() => Object.assign(globalThis, { sameDocument: true }))
+    await miko.stop()
+    await page.locator("[data-link=reconnecting]").waitFor()
+    miko = await startMiko({ dir: miko.dir, config: { http: { port: miko.port } } })
+    await page.locator("[data-link=live]").waitFor({ timeout: 10_000 })
+    await register("after-restart", { id: "after-restart-1", publicAddress: "https://after.example.com" })
+    await page.locator("tr[data-service=after-restart]").waitFor({ timeout: 1_000 })
+    expect(await page.evaluate(() => (globalThis as { sameDocument?: boolean }).sameDocument)).toBe(true)
+    expect(problems).toEqual([])
+    await context.close()
   })
 })

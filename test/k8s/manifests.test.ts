@@ -13,7 +13,8 @@
 // pinned and installed by scripts/install-tools.sh, which runs first.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -750,7 +751,7 @@ describe("overlay public-ingress", () => {
     for (const p of [
       "/", "/v1", "/v1/config", "/v1/config/general", "/v1/tasks", "/v1/tasks/abc/run",
       "/v1/events", "/v1/ws", "/readyz", "/metrics", "/v1/endpoints/x", "/v1/endpointsx",
-      "/v1/servicesx", "/healthz/x",
+      "/v1/servicesx", "/healthz/x", "/ui", "/ui/services/demo",
     ]) {
       expect(ingressRoutes(ing, p), p).toBe(false);
     }
@@ -786,6 +787,27 @@ describe("overlay public-ingress", () => {
         Object.keys(peer.podSelector?.matchLabels ?? {}).length > 0,
     );
     expect(controller).toHaveLength(1);
+  });
+
+  it("the console component, off by default, adds /ui and nothing else", () => {
+    // The overlay with the component turned on, as a user would write it.
+    const dir = mkdtempSync(path.join(tmpdir(), "miko-k8s-console-"));
+    try {
+      const overlay = path.relative(dir, path.join(root, "k8s/overlays/public-ingress"));
+      writeFileSync(
+        path.join(dir, "kustomization.yaml"),
+        `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ${overlay}\ncomponents:\n  - ${overlay}/console\n`,
+      );
+      const withConsole = ofKind<Ingress>(render(path.relative(root, dir)).objects, "Ingress");
+      expect(withConsole).toHaveLength(1);
+      const ing = withConsole[0] as Ingress;
+      const paths = ing.spec.rules.flatMap((r) => r.http.paths);
+      expect(paths.map(({ path: p, pathType }) => ({ path: p, pathType }))).toEqual([...PUBLIC_PATHS, { path: "/ui", pathType: "Prefix" }]);
+      for (const p of ["/ui", "/ui/", "/ui/services/demo", "/ui/assets/console.js"]) expect(ingressRoutes(ing, p), p).toBe(true);
+      for (const p of ["/v1/ws", "/v1/config", "/uix"]) expect(ingressRoutes(ing, p), p).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

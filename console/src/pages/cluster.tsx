@@ -24,7 +24,7 @@ export const ClusterPage = () => {
         <>
           <p>Leader: <strong>{cluster.value.leader ?? "none"}</strong>; this page is served by {cluster.value.replica}.</p>
           <div class="scroll">
-            <table class="replicas">
+            <table class="replicas stack">
               <caption>{cluster.value.replicas.length} replicas</caption>
               <thead>
                 <tr><th scope="col">Replica</th><th scope="col">Address</th><th scope="col">Role</th><th scope="col">Live</th><th scope="col">Started</th><th scope="col">Last check-in</th></tr>
@@ -32,12 +32,12 @@ export const ClusterPage = () => {
               <tbody>
                 {cluster.value.replicas.map((replica) => (
                   <tr key={replica.id}>
-                    <th scope="row">{replica.id}</th>
-                    <td>{replica.address}</td>
-                    <td>{replica.leader ? "leader" : "follower"}</td>
-                    <td>{replica.live ? "yes" : "no"}</td>
-                    <td><Time at={replica.startedAt} now={now} /></td>
-                    <td>{Math.round(replica.silentFor / 1_000)} s before this read</td>
+                    <th scope="row" data-label="Replica">{replica.id}</th>
+                    <td data-label="Address">{replica.address}</td>
+                    <td data-label="Role">{replica.leader ? "leader" : "follower"}</td>
+                    <td data-label="Live">{replica.live ? "yes" : "no"}</td>
+                    <td data-label="Started"><Time at={replica.startedAt} now={now} /></td>
+                    <td data-label="Check-in">{Math.round(replica.silentFor / 1_000)} s before this read</td>
                   </tr>
                 ))}
               </tbody>

@@ -42,8 +42,8 @@ const ConfigRow = ({ entry, admin, onDone }: { readonly entry: ConfigEntry; read
   const reset = () => request<ConfigEntry>(path(entry.key), { method: "DELETE" }).then(() => onDone(undefined), (error: Error) => onDone(`${entry.key}: ${error.message}`))
   return (
     <tr data-key={entry.key}>
-      <th scope="row"><code>{entry.key}</code><div class="muted small">{entry.description}</div></th>
-      <td class="value">
+      <th scope="row" data-label="Key"><code>{entry.key}</code><div class="muted small">{entry.description}</div></th>
+      <td class="value" data-label="Value">
         {editing
           ? (
             <form class="inline" onSubmit={save}>
@@ -55,11 +55,11 @@ const ConfigRow = ({ entry, admin, onDone }: { readonly entry: ConfigEntry; read
           )
           : <code>{show(entry.value)}</code>}
       </td>
-      <td class="source">{entry.source}</td>
-      <td>{entry.restartRequired ? "on restart" : "live"}</td>
+      <td class="source" data-label="Source">{entry.source}</td>
+      <td data-label="Applies">{entry.restartRequired ? "on restart" : "live"}</td>
       {admin
         ? (
-          <td class="actions">
+          <td class="actions" data-label="">
             {editing ? null : <button type="button" onClick={() => { setDraft(show(entry.value)); setEditing(true) }} aria-label={`Change ${entry.key}`}>Change</button>}
             {entry.source === "runtime" ? <button type="button" onClick={reset} aria-label={`Reset ${entry.key}`}>Reset</button> : null}
           </td>
@@ -90,7 +90,7 @@ export const ConfigPage = () => {
         </span>
       </div>
       <div class="scroll">
-        <table class="config">
+        <table class="config stack">
           <caption>{shown.length} keys</caption>
           <thead>
             <tr><th scope="col">Key</th><th scope="col">Value</th><th scope="col">Source</th><th scope="col">Applies</th>{admin ? <th scope="col">Actions</th> : null}</tr>

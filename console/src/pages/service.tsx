@@ -6,9 +6,10 @@ import type { Endpoint } from "../types.js"
 const Address = ({ value }: { readonly value: string | undefined }) =>
   value === undefined ? <span class="muted">—</span> : <code>{value}</code>
 
-const EndpointRow = ({ endpoint, canDeregister, onError }: {
+const EndpointRow = ({ endpoint, canDeregister, showInternal, onError }: {
   readonly endpoint: Endpoint
   readonly canDeregister: boolean
+  readonly showInternal: boolean
   readonly onError: (message: string | undefined) => void
 }) => {
   const { live, now } = useConsole()
@@ -23,18 +24,18 @@ const EndpointRow = ({ endpoint, canDeregister, onError }: {
   }
   return (
     <tr data-endpoint={endpoint.id}>
-      <th scope="row">{endpoint.id}</th>
-      <td><span class={`status ${endpoint.status}`}>{endpoint.status}</span></td>
-      <td><Address value={endpoint.publicAddress} /></td>
-      <td><Address value={endpoint.internalAddress} /></td>
-      <td>{endpoint.tags.join(", ")}</td>
-      <td>{endpoint.zone ?? ""}</td>
-      <td>{endpoint.weight}</td>
-      <td>{endpoint.source}</td>
-      <td><Time at={endpoint.lastSeenAt} now={now} />{endpoint.ttl === undefined ? null : <span class="muted"> ttl {endpoint.ttl}</span>}</td>
+      <th scope="row" data-label="Id">{endpoint.id}</th>
+      <td data-label="Status"><span class={`status ${endpoint.status}`}>{endpoint.status}</span></td>
+      <td data-label="Public"><Address value={endpoint.publicAddress} /></td>
+      {showInternal ? <td data-label="Internal"><Address value={endpoint.internalAddress} /></td> : null}
+      <td data-label="Tags">{endpoint.tags.join(", ")}</td>
+      <td data-label="Zone">{endpoint.zone ?? ""}</td>
+      <td data-label="Weight">{endpoint.weight}</td>
+      <td data-label="Source">{endpoint.source}</td>
+      <td data-label="Heartbeat"><Time at={endpoint.lastSeenAt} now={now} />{endpoint.ttl === undefined ? null : <span class="muted"> ttl {endpoint.ttl}</span>}</td>
       {canDeregister
         ? (
-          <td>
+          <td data-label="">
             <button type="button" disabled={busy || endpoint.source === "static"} onClick={deregister} aria-label={`Deregister ${endpoint.id}`}>
               Deregister
             </button>
@@ -51,6 +52,8 @@ export const ServicePage = ({ name }: { readonly name?: string }) => {
   const service = decodeURIComponent(name ?? "")
   const endpoints = state.directory?.services[service] ?? []
   const canDeregister = hasRole(state, "register")
+  // Internal addresses come only to the internal role; the column is there when the API sent one.
+  const showInternal = endpoints.some((endpoint) => endpoint.internalAddress !== undefined)
   return (
     <section aria-labelledby="service-title">
       <p><a href="/ui/">← Services</a></p>
@@ -58,20 +61,20 @@ export const ServicePage = ({ name }: { readonly name?: string }) => {
       {error === undefined ? null : <p class="banner critical" role="alert">{error}</p>}
       {state.directory !== undefined && endpoints.length === 0 ? <p>No endpoint of {service} that you may see.</p> : null}
       <div class="scroll">
-        <table class="endpoints">
+        <table class="endpoints stack">
           <caption>
             Endpoints, passing first. The status is the result of the lease and of the active check; the last heartbeat is the
             newest registration or heartbeat as of the endpoint's last change.
           </caption>
           <thead>
             <tr>
-              <th scope="col">Id</th><th scope="col">Status</th><th scope="col">Public address</th><th scope="col">Internal address</th>
+              <th scope="col">Id</th><th scope="col">Status</th><th scope="col">Public address</th>{showInternal ? <th scope="col">Internal address</th> : null}
               <th scope="col">Tags</th><th scope="col">Zone</th><th scope="col">Weight</th><th scope="col">Source</th><th scope="col">Last heartbeat</th>
               {canDeregister ? <th scope="col">Actions</th> : null}
             </tr>
           </thead>
           <tbody>
-            {endpoints.map((endpoint) => <EndpointRow key={endpoint.id} endpoint={endpoint} canDeregister={canDeregister} onError={setError} />)}
+            {endpoints.map((endpoint) => <EndpointRow key={endpoint.id} endpoint={endpoint} canDeregister={canDeregister} showInternal={showInternal} onError={setError} />)}
           </tbody>
         </table>
       </div>

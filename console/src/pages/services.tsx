@@ -63,7 +63,7 @@ export const ServicesPage = () => {
         <Select id="zone" label="Zone" value={zone} options={[...new Set(all.flatMap((s) => s.zones))].sort()} onChange={setZone} />
       </div>
       <div class="scroll">
-        <table class="services">
+        <table class="services stack">
           <caption>{shown.length} of {all.length} services, at index {directory.index}</caption>
           <thead>
             <tr><th scope="col">Service</th><th scope="col">Passing</th><th scope="col">Warning</th><th scope="col">Critical</th><th scope="col">Tags</th><th scope="col">Zones</th></tr>
@@ -71,12 +71,12 @@ export const ServicesPage = () => {
           <tbody>
             {shown.map((s) => (
               <tr key={s.name} data-service={s.name}>
-                <th scope="row"><a href={`/ui/services/${encodeURIComponent(s.name)}`}>{s.name}</a></th>
-                <td class="passing">{s.passing}</td>
-                <td class="warning">{s.warning}</td>
-                <td class="critical">{s.critical}</td>
-                <td>{s.tags.join(", ")}</td>
-                <td>{s.zones.join(", ")}</td>
+                <th scope="row" data-label="Service"><a href={`/ui/services/${encodeURIComponent(s.name)}`}>{s.name}</a></th>
+                <td class="passing" data-label="Passing">{s.passing}</td>
+                <td class="warning" data-label="Warning">{s.warning}</td>
+                <td class="critical" data-label="Critical">{s.critical}</td>
+                <td data-label="Tags">{s.tags.join(", ")}</td>
+                <td data-label="Zones">{s.zones.join(", ")}</td>
               </tr>
             ))}
           </tbody>

@@ -36,7 +36,7 @@ export const TaskPage = ({ id }: { readonly id?: string }) => {
         </dl>
       )}
       <div class="scroll">
-        <table class="executions">
+        <table class="executions stack">
           <caption>Executions, newest first; each retry is an attempt of its own</caption>
           <thead>
             <tr><th scope="col">Started</th><th scope="col">Trigger</th><th scope="col">Attempt</th><th scope="col">Status</th><th scope="col">Duration</th><th scope="col">Error or result</th></tr>
@@ -44,12 +44,12 @@ export const TaskPage = ({ id }: { readonly id?: string }) => {
           <tbody>
             {(loaded.value?.executions ?? []).map((execution) => (
               <tr key={execution.id}>
-                <td><Time at={execution.startedAt} now={now} /></td>
-                <td>{execution.trigger}</td>
-                <td>{execution.attempt}</td>
-                <td><span class={`status ${execution.status}`}>{execution.status}</span></td>
-                <td>{duration(execution.startedAt, execution.endedAt)}</td>
-                <td class="output">{execution.error ?? execution.result ?? ""}</td>
+                <td data-label="Started"><Time at={execution.startedAt} now={now} /></td>
+                <td data-label="Trigger">{execution.trigger}</td>
+                <td data-label="Attempt">{execution.attempt}</td>
+                <td data-label="Status"><span class={`status ${execution.status}`}>{execution.status}</span></td>
+                <td data-label="Duration">{duration(execution.startedAt, execution.endedAt)}</td>
+                <td class="output" data-label="Output">{execution.error ?? execution.result ?? ""}</td>
               </tr>
             ))}
           </tbody>

@@ -53,7 +53,7 @@ export const TasksPage = () => {
       <h1 id="tasks-title">Tasks</h1>
       {message === undefined && rows.error === undefined ? null : <p class="banner critical" role="alert">{message ?? rows.error}</p>}
       <div class="scroll">
-        <table class="tasks">
+        <table class="tasks stack">
           <caption>{rows.value?.length ?? 0} tasks</caption>
           <thead>
             <tr><th scope="col">Task</th><th scope="col">State</th><th scope="col">Next run</th><th scope="col">Last status</th><th scope="col">Running</th><th scope="col">Priority</th><th scope="col">Actions</th></tr>
@@ -61,13 +61,13 @@ export const TasksPage = () => {
           <tbody>
             {(rows.value ?? []).map(({ task, last }) => (
               <tr key={task.id} data-task={task.name}>
-                <th scope="row"><a href={`/ui/tasks/${encodeURIComponent(task.id)}`}>{task.name}</a></th>
-                <td class="task-state">{task.enabled ? "active" : "paused"}</td>
-                <td><Time at={task.nextRunAt} now={now} /></td>
-                <td>{last === undefined ? <span class="muted">never ran</span> : <span class={`status ${last.status}`}>{last.status}</span>}</td>
-                <td>{task.running}</td>
-                <td>{String(task.priority)}</td>
-                <td><TaskActions task={task} onDone={(m) => { setMessage(m); rows.reload() }} /></td>
+                <th scope="row" data-label="Task"><a href={`/ui/tasks/${encodeURIComponent(task.id)}`}>{task.name}</a></th>
+                <td class="task-state" data-label="State">{task.enabled ? "active" : "paused"}</td>
+                <td data-label="Next run"><Time at={task.nextRunAt} now={now} /></td>
+                <td data-label="Last status">{last === undefined ? <span class="muted">never ran</span> : <span class={`status ${last.status}`}>{last.status}</span>}</td>
+                <td data-label="Running">{task.running}</td>
+                <td data-label="Priority">{String(task.priority)}</td>
+                <td data-label=""><TaskActions task={task} onDone={(m) => { setMessage(m); rows.reload() }} /></td>
               </tr>
             ))}
           </tbody>
