@@ -59,9 +59,11 @@ const ConfigRow = ({ entry, admin, onDone }: { readonly entry: ConfigEntry; read
       <td data-label="Applies">{entry.restartRequired ? "on restart" : "live"}</td>
       {admin
         ? (
-          <td class="actions" data-label="">
-            {editing ? null : <button type="button" onClick={() => { setDraft(show(entry.value)); setEditing(true) }} aria-label={`Change ${entry.key}`}>Change</button>}
-            {entry.source === "runtime" ? <button type="button" onClick={reset} aria-label={`Reset ${entry.key}`}>Reset</button> : null}
+          <td data-label="">
+            <span class="actions">
+              {editing ? null : <button type="button" onClick={() => { setDraft(show(entry.value)); setEditing(true) }} aria-label={`Change ${entry.key}`}>Change</button>}
+              {entry.source === "runtime" ? <button type="button" onClick={reset} aria-label={`Reset ${entry.key}`}>Reset</button> : null}
+            </span>
           </td>
         )
         : null}
