@@ -1,7 +1,8 @@
 import { LocationProvider, Route, Router } from "preact-iso"
 import { useEffect, useMemo, useState } from "preact/hooks"
 import { ConsoleContext } from "./context.js"
-import { Live, type LiveState } from "./live.js"
+import { Live } from "./live.js"
+import type { LiveState } from "./link-state.js"
 import { ClusterPage } from "./pages/cluster.js"
 import { ConfigPage } from "./pages/config.js"
 import { ServicePage } from "./pages/service.js"
@@ -57,7 +58,9 @@ export const App = () => {
             <a href="/ui/config">Config</a>
             <a href="/ui/cluster">Cluster</a>
           </nav>
-          <p class={`link link-${state.link}`} role="status" aria-live="polite" data-link={state.link}>{linkText[state.link]}</p>
+          <p class={`link link-${state.link}`} role="status" aria-live="polite" data-link={state.link} title={state.refusal}>
+            {state.link === "refused" && token === undefined ? "Needs a token" : linkText[state.link]}
+          </p>
           <TokenForm token={token} onChange={changeToken} />
         </header>
         <main>

@@ -1,6 +1,7 @@
 import { createContext } from "preact"
 import { useContext } from "preact/hooks"
-import type { Live, LiveState } from "./live.js"
+import type { Live } from "./live.js"
+import type { LiveState } from "./link-state.js"
 
 export interface Console {
   readonly live: Live

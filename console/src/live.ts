@@ -1,5 +1,7 @@
+import { backoff, followEndpointList } from "./blocking.js"
 import { applyEndpointEvent, type DirectoryState } from "./directory.js"
-import type { EndpointEvent, EndpointList } from "./types.js"
+import { CommandError, type Identity, type LiveState } from "./link-state.js"
+import type { EndpointEvent } from "./types.js"
 
 /**
  * The console's one live link to Miko. With a token: the WebSocket `/v1/ws`, authenticated by
@@ -10,35 +12,11 @@ import type { EndpointEvent, EndpointList } from "./types.js"
  * publishes. Neither polls: each waits for Miko to say something changed.
  */
 
-export type LinkState = "connecting" | "live" | "reconnecting" | "refused"
-
-export interface Identity {
-  readonly name: string
-  readonly roles: ReadonlyArray<string>
-}
-
-export interface LiveState {
-  readonly link: LinkState
-  readonly directory: DirectoryState | undefined
-  readonly identity: Identity | undefined
-  /** Why the token was refused, when it was. */
-  readonly refusal: string | undefined
-}
-
 type Topic = "tasks" | "config"
 
 interface Pending {
   readonly resolve: (data: unknown) => void
   readonly reject: (error: Error) => void
-}
-
-/** Waits between attempts after a drop: quick at first, at most 5 s. */
-const backoff = (attempt: number) => Math.min(5_000, 250 * 2 ** Math.min(attempt, 5))
-
-export class CommandError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message)
-  }
 }
 
 export class Live {
@@ -53,8 +31,16 @@ export class Live {
   private readonly abort = new AbortController()
 
   constructor(private readonly token: string | undefined) {
-    if (token === undefined) void this.followBlockingQueries()
-    else this.connect(token)
+    if (token === undefined) {
+      void followEndpointList(this.abort.signal, {
+        index: () => this.state.directory?.index,
+        onList: (list) => this.update({ link: "live", directory: { index: list.index, services: list.services } }),
+        onDrop: () => this.update({ link: "reconnecting" }),
+        onRefused: (refusal) => this.update({ link: "refused", refusal })
+      })
+    } else {
+      this.connect(token)
+    }
   }
 
   get current(): LiveState {
@@ -159,23 +145,5 @@ export class Live {
     Promise.all(subscriptions).catch(() => this.socket?.close(4000, "subscription failed"))
     // Pages reload what the topics do not carry (tasks, config, cluster) once the link is back.
     for (const entry of this.topicListeners) entry.listener({ type: "reconnected" })
-  }
-
-  private async followBlockingQueries(): Promise<void> {
-    while (!this.stopped) {
-      const index = this.state.directory?.index
-      try {
-        const query = index === undefined ? "" : `?index=${index}&wait=30s`
-        const response = await fetch(`/v1/endpoints${query}`, { signal: this.abort.signal, cache: "no-store" })
-        if (!response.ok) throw new Error(`HTTP ${response.status}`)
-        const list = (await response.json()) as EndpointList
-        this.attempts = 0
-        this.update({ link: "live", directory: { index: list.index, services: list.services } })
-      } catch {
-        if (this.stopped) return
-        this.update({ link: "reconnecting" })
-        await new Promise((resolve) => setTimeout(resolve, backoff(this.attempts++)))
-      }
-    }
   }
 }

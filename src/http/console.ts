@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto"
-import { existsSync, readdirSync, readFileSync } from "node:fs"
-import { extname, join } from "node:path"
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
+import { extname, join, sep } from "node:path"
 import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
@@ -66,10 +66,11 @@ const consoleDirectory = (): string | undefined =>
 
 const loadAssets = (dir: string): ReadonlyMap<string, Asset> => {
   const assets = new Map<string, Asset>()
-  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue
-    const name = join(entry.parentPath, entry.name).slice(dir.length).split("\\").join("/")
-    assets.set(name, toAsset(name, readFileSync(join(entry.parentPath, entry.name))))
+  for (const relative of readdirSync(dir, { recursive: true, encoding: "utf8" })) {
+    const file = join(dir, relative)
+    if (!statSync(file).isFile()) continue
+    const name = relative.split(sep).join("/")
+    assets.set(name, toAsset(name, readFileSync(file)))
   }
   return assets
 }
@@ -110,8 +111,11 @@ const serve = (assets: ReadonlyMap<string, Asset>) =>
 /** `GET /ui` and everything under it. */
 export const layerConsoleRoute = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function*() {
-    const dir = consoleDirectory()
-    const assets = dir === undefined ? new Map<string, Asset>() : loadAssets(dir)
+    // Read once at start: the files of a build never change while it runs.
+    const assets = yield* Effect.sync(() => {
+      const dir = consoleDirectory()
+      return dir === undefined ? new Map<string, Asset>() : loadAssets(dir)
+    })
     const handler = serve(assets)
     yield* router.get("/ui", handler)
     yield* router.get("/ui/*", handler)
