@@ -11,7 +11,7 @@ import { layerHttpApp, layerNodeServer, layerServe, Lifecycle, layerLifecycle } 
 import * as Registry from "./registry/index.js"
 import * as Scheduler from "./scheduler/index.js"
 import { layerDatabase, type StorageSettings } from "./storage/index.js"
-import { layerLogger, layerMetrics, layerOtel } from "./telemetry/index.js"
+import { layerLogger, layerMetrics, layerOtel, layerProcessMetrics } from "./telemetry/index.js"
 
 /** Where the standalone service reads its configuration from. */
 export interface ServiceOptions {
@@ -85,13 +85,16 @@ export const layerEmbedded = (options: { readonly env?: Readonly<Record<string, 
   return Layer.mergeAll(layerHttpApp, shutdownSignal).pipe(Layer.provideMerge(layerCapabilities(options.env ?? {})))
 }
 
+/** The series read when metrics are collected: endpoints by status, the cluster, the process (docs/metrics.md). */
+const layerObservedSeries = Layer.mergeAll(Registry.layerMetrics, Cluster.layerMetrics, layerProcessMetrics)
+
 /**
  * The whole standalone service: config from files and environment, the database `storage.driver` names,
  * telemetry, the process logger, and the HTTP API on `http.host`:`http.port`.
  */
 export const layerService = (options: ServiceOptions) => {
   const server = layerServe.pipe(Layer.provide(layerNodeServer))
-  return server.pipe(
+  return Layer.mergeAll(server, layerObservedSeries).pipe(
     Layer.provideMerge(layerCapabilities(options.env)),
     Layer.provideMerge(layerLogger),
     Layer.provideMerge(layerConfigService),

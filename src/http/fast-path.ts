@@ -17,6 +17,7 @@ import { Registry } from "../registry/service.js"
 import { MAX_DURATION_MILLIS, parseMillis } from "../shared/duration.js"
 import { version } from "../shared/version.js"
 import { Lifecycle } from "../lifecycle/index.js"
+import { blockingQueries } from "../registry/metrics.js"
 import { makeRequestRecorder } from "./request-metrics.js"
 
 /** Answers a request from memory and says true, or says false and leaves it to the HTTP API. */
@@ -180,6 +181,7 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
       const settle = () => {
         if (done) return false
         done = true
+        blockingQueries.unsafeModify(-1, [])
         cancel()
         clearTimeout(timer)
         parked.delete(timeUp)
@@ -189,6 +191,7 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
         if (settle() && !response.destroyed) send(request, response, rendered, list.query.visibility, started)
       }
       const timeUp = () => answer(reads.list(list.query))
+      blockingQueries.unsafeModify(1, [])
       cancel = reads.awaitChange(list.query, since, answer)
       if (done) return
       timer = setTimeout(timeUp, waitMillis)

@@ -14,6 +14,7 @@ import { connect } from "node:net"
 import { Cluster } from "../cluster/service.js"
 import type { EndpointStatus, HealthCheck } from "./model.js"
 import type { EndpointRecord } from "./record.js"
+import { countCheckResult } from "./metrics.js"
 import { Registry, type RegistryState } from "./service.js"
 
 const defaults = { interval: Duration.seconds(10), timeout: Duration.seconds(2), healthyThreshold: 1, unhealthyThreshold: 2 }
@@ -81,6 +82,7 @@ const runCheck = (registry: Registry["Type"], id: string, check: HealthCheck, in
     const grace = Duration.toMillis(check.interval ?? defaults.interval)
     const once = Effect.gen(function*() {
       const ok = yield* probe(check).pipe(Effect.as(true), Effect.catchAll(() => Effect.succeed(false)))
+      yield* countCheckResult(check.http !== undefined ? "http" : "tcp", ok)
       // Checking starts over when Miko starts or takes over: for one interval a failure may be
       // Miko's own network coming up, so the status the endpoint had stands; a success counts.
       if (!ok && (yield* Clock.currentTimeMillis) - startedAt < grace) return

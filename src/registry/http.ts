@@ -19,6 +19,7 @@ import { Endpoint, EndpointId, EndpointList, EndpointStatus, Registration, Servi
 import * as Operations from "./operations.js"
 import { type ListQuery, RenderedReads, type RenderedList } from "./rendered.js"
 import { Registry } from "./service.js"
+import { asBlockingQuery } from "./metrics.js"
 
 const ServicePath = Schema.Struct({ service: ServiceName })
 const EndpointPath = Schema.Struct({ service: ServiceName, id: EndpointId })
@@ -105,13 +106,13 @@ export const layerRegistryHandlers = HttpApiBuilder.group(groupApi(RegistryApi),
           const current = reads.list(query)
           // An index from the future means the client knew another history (a reset store): answer at once.
           const since = urlParams.index
-          const list = since === undefined || since > current.index ? current : yield* Effect.raceFirst(
+          const list = since === undefined || since > current.index ? current : yield* asBlockingQuery(Effect.raceFirst(
             awaitResult(reads, query, since),
             Effect.zipRight(
               Effect.raceFirst(Effect.sleep(Duration.min(urlParams.wait ?? defaultWait, (yield* config.current).registry.maxWait)), lifecycle.shutdown),
               Effect.sync(() => reads.list(query))
             )
-          )
+          ))
           const etag = `"${list.modifiedIndex}-${visibility}"`
           const headers = { "x-miko-index": String(list.index), etag, "cache-control": "no-cache" }
           if (request.headers["if-none-match"] === etag) return HttpServerResponse.empty({ status: 304, headers })

@@ -1,4 +1,5 @@
 export { EndpointConflict, EndpointNotFound, ServiceNotFound } from "./errors.js"
+export { layerMetrics } from "./endpoint-gauges.js"
 export { layerHealth } from "./health.js"
 export { layerRegistryHandlers, RegistryApi } from "./http.js"
 export {

@@ -2,11 +2,13 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type { Cluster } from "../cluster/service.js"
 import type { ConfigService } from "../config/service.js"
 import type { LeaseGuard } from "./guard.js"
 import type { Journal } from "./journal.js"
+import { countDeregistration, leaseExpiries } from "./metrics.js"
 import type { PendingRenewals } from "./pending-renewals.js"
 import { type EndpointRecord, statusOf } from "./record.js"
 import type { StorageError } from "../storage/errors.js"
@@ -106,15 +108,20 @@ export const makeLeaseUpkeep = (deps: {
           // The stored lease may have been renewed on another replica since.
           const stored = yield* store.get(known.registration.id)
           const current = stored === undefined ? known : renewals.withRenewal({ ...stored, lastSeenAt: Math.max(stored.lastSeenAt, known.lastSeenAt) })
-          if (lapsedAt(current, at, countingFrom)) yield* updateRecord(journal, current, withCriticalSince({ ...current, leaseStatus: "critical" }, at))
+          if (lapsedAt(current, at, countingFrom)) {
+            yield* updateRecord(journal, current, withCriticalSince({ ...current, leaseStatus: "critical" }, at))
+            yield* Metric.increment(leaseExpiries)
+          }
         }
         for (const record of removals) {
           yield* Effect.logInfo(`removing endpoint ${record.registration.id} of ${record.service}: critical for longer than registry.deregisterCriticalAfter`)
           yield* journal.apply("deregistered", record)
+          yield* countDeregistration("critical")
         }
         for (const record of owned.filter(orphaned)) {
           yield* Effect.logInfo(`removing ephemeral endpoint ${record.registration.id} of ${record.service}: its replica is gone`)
           yield* journal.apply("deregistered", record)
+          yield* countDeregistration("replica-gone")
         }
       }))
     })

@@ -3,6 +3,7 @@ import { Caller, type CallerInfo, hasRole, requireService } from "../auth/caller
 import { Unauthorized } from "../auth/errors.js"
 import { ConfigService } from "../config/service.js"
 import type { EndpointFilter, Registration, Visibility } from "./model.js"
+import { countDeregistration, countRegistration } from "./metrics.js"
 import { Registry } from "./service.js"
 
 /**
@@ -37,10 +38,14 @@ export const listServices = read((registry, v) => registry.services(v))
 export const getService = (name: string) => read((registry, v) => registry.service(name, v))
 
 export const registerEndpoint = (service: string, registration: Registration, options?: { readonly connection?: string | undefined }) =>
-  Effect.zipRight(requireService(service), Effect.flatMap(Registry, (registry) => registry.register(service, registration, options)))
+  Effect.zipRight(requireService(service), Effect.flatMap(Registry, (registry) => registry.register(service, registration, options))).pipe(
+    Effect.tap(({ created }) => countRegistration(created))
+  )
 
 export const heartbeatEndpoint = (service: string, id: string) =>
   Effect.zipRight(requireService(service), Effect.flatMap(Registry, (registry) => registry.heartbeat(service, id)))
 
 export const deregisterEndpoint = (service: string, id: string) =>
-  Effect.zipRight(requireService(service), Effect.flatMap(Registry, (registry) => registry.deregister(service, id)))
+  Effect.zipRight(requireService(service), Effect.flatMap(Registry, (registry) => registry.deregister(service, id))).pipe(
+    Effect.tap(() => countDeregistration("request"))
+  )

@@ -32,6 +32,7 @@ import { makeRenewalReader } from "./renewals.js"
 import { makeFeed, type RegistryEvent } from "./feed.js"
 import { type Journal, makeJournal, type RegistryState, stateOf } from "./journal.js"
 import { makeLeaseUpkeep, updateRecord, withCriticalSince } from "./leases.js"
+import { countDeregistration } from "./metrics.js"
 import { RegistryStore } from "./store.js"
 import { makeLeaseTable } from "./sweep.js"
 import { endpointList, summarize, visibleEndpoints } from "./view.js"
@@ -238,7 +239,7 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       write(Effect.gen(function*() {
         const owner = `${cluster.replicaId}/${connection}`
         for (const record of HashMap.values((yield* journal.working).records)) {
-          if (record.connection === owner) yield* apply("deregistered", record)
+          if (record.connection === owner) yield* Effect.zipRight(apply("deregistered", record), countDeregistration("connection"))
         }
       }))
 

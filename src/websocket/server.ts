@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Ref from "effect/Ref"
@@ -24,6 +25,7 @@ import { Scheduler } from "../scheduler/service.js"
 import { errorCode } from "../shared/api-error.js"
 import { version } from "../shared/version.js"
 import { EndpointBroadcast, layer as layerBroadcast } from "./broadcast.js"
+import { connections } from "./metrics.js"
 import { findCommand } from "./commands.js"
 import { closeCodes, type Connection, encodeMessage } from "./connection.js"
 import { InvalidJson, InvalidMessage, MessageTooLarge } from "./errors.js"
@@ -220,12 +222,14 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
 
     const socket = yield* request.upgrade
     yield* Ref.update(hub.open, (n) => n + 1)
+    yield* Metric.increment(connections)
     // The session starts once the socket is open (writing earlier is not allowed) and ends with it.
     yield* socket.runRaw(onMessage, { onOpen: Effect.asVoid(Effect.fork(session)) }).pipe(
       Effect.ignore,
       lifecycle.hold,
       Effect.ensuring(Effect.all([
         Ref.update(hub.open, (n) => n - 1),
+        Metric.incrementBy(connections, -1),
         FiberMap.clear(subscriptions),
         registry.removeConnection(id).pipe(Effect.catchAll((e) => Effect.logError(`ephemeral endpoints of ${id} not removed: ${e.message}`)))
       ]))

@@ -11,6 +11,7 @@ import * as RegistryOperations from "../registry/operations.js"
 import { ExecutionChange } from "../scheduler/model.js"
 import { Scheduler } from "../scheduler/service.js"
 import type { Connection } from "./connection.js"
+import { asSubscription } from "./metrics.js"
 import { TooManySubscriptions } from "./errors.js"
 import type { SubscribeArgs } from "./protocol.js"
 
@@ -35,7 +36,7 @@ const startStream = (connection: Connection, topic: "endpoints" | "config" | "ta
       Deferred.await(answered),
       Stream.runForEach(events, (data) => connection.send({ type: "event", topic, subscription, data }))
     )
-    yield* FiberMap.run(connection.subscriptions, subscription, run, { onlyIfMissing: true })
+    yield* FiberMap.run(connection.subscriptions, subscription, asSubscription(topic)(run), { onlyIfMissing: true })
     return { data: { subscription }, afterReply: Deferred.succeed(answered, undefined) }
   })
 
@@ -58,7 +59,7 @@ export const subscribe = (connection: Connection, args: SubscribeArgs) =>
         const key = `${connection.id}/${subscription}`
         // The subscription lives as a fiber of the connection, so unsubscribing or closing ends it.
         const membership = Effect.never.pipe(Effect.onInterrupt(() => broadcast.remove(key)))
-        yield* FiberMap.run(connection.subscriptions, subscription, membership)
+        yield* FiberMap.run(connection.subscriptions, subscription, asSubscription("endpoints")(membership))
         const join = broadcast.add(
           { key, subscription, filter, visibility, sendText: connection.sendText, overflow: connection.overflow },
           args.index

@@ -1,0 +1,14 @@
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+
+/** WebSocket connections open now. */
+export const connections = Metric.gauge("miko_websocket_connections", { description: "WebSocket connections open now" })
+
+const subscriptions = Metric.gauge("miko_websocket_subscriptions", { description: "WebSocket subscriptions running now, by topic (endpoints, config, tasks)" })
+
+/** Counts a subscription of `topic` while `run` runs. */
+export const asSubscription = (topic: "endpoints" | "config" | "tasks") => {
+  const gauge = Metric.tagged(subscriptions, "topic", topic)
+  return <A, E, R>(run: Effect.Effect<A, E, R>) =>
+    Effect.acquireUseRelease(Metric.increment(gauge), () => run, () => Metric.incrementBy(gauge, -1))
+}
