@@ -85,8 +85,16 @@ export const layerEmbedded = (options: { readonly env?: Readonly<Record<string, 
   return Layer.mergeAll(layerHttpApp, shutdownSignal).pipe(Layer.provideMerge(layerCapabilities(options.env ?? {})))
 }
 
-/** The series read when metrics are collected: endpoints by status, the cluster, the process (docs/metrics.md). */
-const layerObservedSeries = Layer.mergeAll(Registry.layerMetrics, Cluster.layerMetrics, layerProcessMetrics)
+/**
+ * The series read when metrics are collected (endpoints by status, the cluster, the process), and
+ * the scheduler's at zero from the start (docs/metrics.md).
+ */
+const layerObservedSeries = Layer.mergeAll(
+  Registry.layerMetrics,
+  Cluster.layerMetrics,
+  layerProcessMetrics,
+  Layer.effectDiscard(Scheduler.SchedulerMetrics.initialize)
+)
 
 /**
  * The whole standalone service: config from files and environment, the database `storage.driver` names,

@@ -3,6 +3,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import { MetricsCollection } from "../telemetry/metrics.js"
 import type { EndpointStatus } from "./model.js"
+import { initialize } from "./metrics.js"
 import { Registry } from "./service.js"
 
 const endpoints = Metric.gauge("miko_registry_endpoints", { description: "Endpoints in the directory, by service and status" })
@@ -17,6 +18,7 @@ export const layerMetrics: Layer.Layer<never, never, Registry | MetricsCollectio
   Effect.gen(function*() {
     const registry = yield* Registry
     const collection = yield* MetricsCollection
+    yield* initialize
     let shown = new Set<string>()
     yield* collection.observe(Effect.gen(function*() {
       const { services, protection } = yield* registry.services("internal")

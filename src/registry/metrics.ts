@@ -52,3 +52,12 @@ export const blockingQueries = Metric.gauge("miko_registry_blocking_queries", { 
 /** Counts `wait` as a parked blocking query while it runs. */
 export const asBlockingQuery = <A, E, R>(wait: Effect.Effect<A, E, R>) =>
   Effect.acquireUseRelease(Metric.increment(blockingQueries), () => wait, () => Metric.incrementBy(blockingQueries, -1))
+
+/** Every series at zero, so that a scrape shows them before the first event. */
+export const initialize = Effect.all([
+  ...Object.values(registrationOutcomes).map((series) => Metric.value(series)),
+  ...Object.values(deregistrationReasons).map((series) => Metric.value(series)),
+  ...Object.values(checkSeries).flatMap((kind) => Object.values(kind)).map((series) => Metric.value(series)),
+  Metric.value(leaseExpiries),
+  Metric.value(blockingQueries)
+], { discard: true })

@@ -1,3 +1,4 @@
+import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import type { ExecutionStatus } from "./model.js"
@@ -37,3 +38,10 @@ export const lateness = Metric.histogram(
   MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 20 }),
   "How long after its due instant an attempt started, waiting for a slot included"
 )
+
+/** Every series at zero, so that a scrape shows them before the first run. */
+export const initialize = Effect.all([
+  ...Object.values(runsByStatus).map((series) => Metric.value(series)),
+  Metric.value(duration),
+  Metric.value(lateness)
+], { discard: true })

@@ -68,6 +68,7 @@ export const layerProcessMetrics: Layer.Layer<never, never, MetricsCollection> =
       }),
       (observer) => Effect.sync(() => observer.disconnect())
     )
+    yield* Effect.forEach(gcByKind.values(), (series) => Metric.value(series), { discard: true })
     yield* Metric.set(startTime, Math.round(Date.now() - performance.now()) / 1000)
     let cpuSeen = { user: 0, system: 0 }
     yield* collection.observe(Effect.gen(function*() {

@@ -4,11 +4,18 @@ import * as Metric from "effect/Metric"
 /** WebSocket connections open now. */
 export const connections = Metric.gauge("miko_websocket_connections", { description: "WebSocket connections open now" })
 
+const topics = ["endpoints", "config", "tasks"] as const
+
 const subscriptions = Metric.gauge("miko_websocket_subscriptions", { description: "WebSocket subscriptions running now, by topic (endpoints, config, tasks)" })
 
 /** Counts a subscription of `topic` while `run` runs. */
-export const asSubscription = (topic: "endpoints" | "config" | "tasks") => {
+export const asSubscription = (topic: typeof topics[number]) => {
   const gauge = Metric.tagged(subscriptions, "topic", topic)
   return <A, E, R>(run: Effect.Effect<A, E, R>) =>
     Effect.acquireUseRelease(Metric.increment(gauge), () => run, () => Metric.incrementBy(gauge, -1))
 }
+
+/** Every series at zero, so that a scrape shows them before the first connection. */
+export const initialize = Effect.all([Metric.value(connections), ...topics.map((topic) => Metric.value(Metric.tagged(subscriptions, "topic", topic)))], {
+  discard: true
+})

@@ -25,7 +25,7 @@ import { Scheduler } from "../scheduler/service.js"
 import { errorCode } from "../shared/api-error.js"
 import { version } from "../shared/version.js"
 import { EndpointBroadcast, layer as layerBroadcast } from "./broadcast.js"
-import { connections } from "./metrics.js"
+import { connections, initialize as initializeMetrics } from "./metrics.js"
 import { findCommand } from "./commands.js"
 import { closeCodes, type Connection, encodeMessage } from "./connection.js"
 import { InvalidJson, InvalidMessage, MessageTooLarge } from "./errors.js"
@@ -270,6 +270,7 @@ const upgrade = Effect.gen(function*() {
 export const layerWebSocketRoute = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function*() {
     const context = yield* Effect.context<WebSocketHub | ConfigService | Tokens | Lifecycle | Registry | Scheduler | EndpointBroadcast>()
+    yield* initializeMetrics
     yield* router.get("/v1/ws", Effect.provide(upgrade, context))
   })
 ).pipe(Layer.provide([layerHub, layerBroadcast]))
