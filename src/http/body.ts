@@ -251,14 +251,19 @@ const bodyOf = (request: HttpServerRequest.HttpServerRequest, maxBytes: number):
  * when read, so routes without a body, the 404 of an unknown route and authentication answer
  * before the body's type matters.
  */
-export const jsonBodyRequest = (request: HttpServerRequest.HttpServerRequest, maxBytes: number): HttpServerRequest.HttpServerRequest => {
-  const rejection = mediaTypeRejection(request.headers["content-type"])
-  const failWith = (cause: BodyRejected | HttpServerError.RequestError) =>
-    cause instanceof BodyRejected ? new HttpServerError.RequestError({ request, reason: "Decode", cause, description: cause.message }) : cause
-  if (rejection !== undefined) return new JsonBodyRequest(request, Effect.fail(failWith(rejection)))
-  const presented = request.modify({ headers: Headers.set(request.headers, "content-type", "application/json") })
-  return new JsonBodyRequest(presented, Effect.runSync(Effect.cached(Effect.mapError(bodyOf(request, maxBytes), failWith))))
-}
+export const jsonBodyRequest = (
+  request: HttpServerRequest.HttpServerRequest,
+  maxBytes: number
+): Effect.Effect<HttpServerRequest.HttpServerRequest> =>
+  Effect.gen(function*() {
+    const rejection = mediaTypeRejection(request.headers["content-type"])
+    const failWith = (cause: BodyRejected | HttpServerError.RequestError) =>
+      cause instanceof BodyRejected ? new HttpServerError.RequestError({ request, reason: "Decode", cause, description: cause.message }) : cause
+    if (rejection !== undefined) return new JsonBodyRequest(request, Effect.fail(failWith(rejection)))
+    const presented = request.modify({ headers: Headers.set(request.headers, "content-type", "application/json") })
+    // Read on first use only, then shared: a route that never reads the body never waits for it.
+    return new JsonBodyRequest(presented, yield* Effect.cached(Effect.mapError(bodyOf(request, maxBytes), failWith)))
+  })
 
 const isReadable = (value: unknown): value is Readable =>
   typeof value === "object" && value !== null && typeof (value as { readonly on?: unknown }).on === "function" &&

@@ -116,8 +116,9 @@ export const layerEdge = HttpApiBuilder.middleware(
       if (declared > maxBodyBytes) {
         return envelope(413, "payload_too_large", `the request body (${declared} bytes) is larger than http.maxBodyBytes (${maxBodyBytes})`)
       }
+      const bodied = yield* jsonBodyRequest(request, maxBodyBytes)
       const response = yield* app.pipe(
-        Effect.provideService(HttpServerRequest.HttpServerRequest, jsonBodyRequest(request, maxBodyBytes)),
+        Effect.provideService(HttpServerRequest.HttpServerRequest, bodied),
         Effect.catchAllCause((cause) => {
           if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
           const rendered = Option.match(Cause.failureOption(cause), {

@@ -11,9 +11,11 @@ import * as Either from "effect/Either"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as MutableRef from "effect/MutableRef"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Ref from "effect/Ref"
+import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { Caller, type CallerInfo } from "../auth/caller.js"
@@ -94,8 +96,11 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
     const closed = yield* Deferred.make<{ readonly code: number; readonly reason: string; readonly terminate?: boolean }>()
     const subscriptions = yield* FiberMap.make<string>()
     const subscriptionCounter = yield* Ref.make(0)
-    const raw = yield* Ref.make<RawWebSocket | undefined>(undefined)
+    // Read by `sendText`, which broadcasts call outside Effect: a plain cell, set once the socket is open.
+    const raw = MutableRef.make<RawWebSocket | undefined>(undefined)
     const lastPong = yield* Ref.make(0)
+    // `ws` calls back from outside Effect (pongs): those callbacks run on the connection's runtime.
+    const runSync = Runtime.runSync(yield* Effect.runtime<never>())
 
     const close = (code: number, reason: string) => Deferred.succeed(closed, { code, reason })
     /** For a peer that no longer reads: no closing handshake to wait for. */
@@ -108,7 +113,7 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
      */
     const outbox = { pending: 0 }
     const sendText = (text: string): boolean => {
-      const ws = Effect.runSync(Ref.get(raw))
+      const ws = MutableRef.get(raw)
       if (ws === undefined || ws.readyState !== 1) return true
       if (outbox.pending >= limits.outgoingQueue) return false
       outbox.pending++
@@ -179,7 +184,7 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
       })
 
     const heartbeat = Effect.gen(function*() {
-      const ws = yield* Ref.get(raw)
+      const ws = MutableRef.get(raw)
       if (ws === undefined) return
       const now = yield* Clock.currentTimeMillis
       if (now - (yield* Ref.get(lastPong)) > Duration.toMillis(limits.pingInterval) + Duration.toMillis(limits.pongTimeout)) {
@@ -207,8 +212,8 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
 
     const session = Effect.scoped(Effect.gen(function*() {
       const ws = rawWebSocketOf(request)
-      yield* Ref.set(raw, ws)
-      ws?.on("pong", () => Effect.runSync(Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.set(lastPong, now))))
+      yield* Effect.sync(() => MutableRef.set(raw, ws))
+      ws?.on("pong", () => runSync(Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.set(lastPong, now))))
       yield* Ref.set(lastPong, yield* Clock.currentTimeMillis)
       yield* send({ type: "hello", version, authenticated: headerCaller !== undefined })
       yield* Effect.forkScoped(heartbeat)
