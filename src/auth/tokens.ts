@@ -11,7 +11,7 @@ import { BaseConfig } from "../config/load.js"
 import type { MikoConfig, TokenSpec } from "../config/schema.js"
 import { ConfigService } from "../config/service.js"
 import { Notifications } from "../storage/notifications.js"
-import { StorageError } from "../storage/errors.js"
+import { storageError, StorageError } from "../storage/errors.js"
 import type { CallerInfo } from "./caller.js"
 
 interface KnownToken {
@@ -70,6 +70,8 @@ const resolveTokens = (config: MikoConfig, env: Readonly<Record<string, string |
  * When no token is configured, the first start creates an admin token, keeps only its hash in
  * the database and writes the token to `<dataDir>/admin-token` (mode 0600) for the operator and the CLI.
  */
+const failBootstrap = (error: { readonly message: string }) => Effect.fail(storageError("bootstrap token")(error))
+
 const bootstrapToken = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const fs = yield* FileSystem.FileSystem
@@ -110,9 +112,9 @@ const bootstrapToken = Effect.gen(function*() {
   return hash
 }).pipe(
   Effect.catchTags({
-    SqlError: (error) => Effect.fail(new StorageError({ message: `bootstrap token: ${error.message}` })),
-    SystemError: (error) => Effect.fail(new StorageError({ message: `bootstrap token: ${error.message}` })),
-    BadArgument: (error) => Effect.fail(new StorageError({ message: `bootstrap token: ${error.message}` }))
+    SqlError: failBootstrap,
+    SystemError: failBootstrap,
+    BadArgument: failBootstrap
   })
 )
 

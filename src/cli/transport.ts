@@ -12,16 +12,14 @@ import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import { MikoApi } from "../http/api.js"
 import { ErrorEnvelope } from "../shared/api-error.js"
+import { describeParseError } from "../shared/parse-error.js"
 import { CliError, kindOfStatus } from "./errors.js"
 import type { Target } from "./target.js"
 
 /** An answer that does not match the API this CLI was built with: Miko is another version, or broken. */
 export class UnexpectedAnswer extends Data.TaggedError("UnexpectedAnswer")<{ readonly detail: string }> {}
 
-const formatIssues = (error: ParseResult.ParseError): string =>
-  ParseResult.ArrayFormatter.formatErrorSync(error)
-    .map((issue) => (issue.path.length > 0 ? `${issue.path.map(String).join(".")}: ` : "") + issue.message)
-    .join("; ")
+const formatIssues = (error: ParseResult.ParseError): string => describeParseError(error)
 
 const makeClient = (target: Target) =>
   HttpApiClient.make(MikoApi, {

@@ -8,16 +8,8 @@ import { Forbidden, Unauthorized } from "../auth/errors.js"
 import { RequireAdmin } from "../auth/middleware.js"
 import { groupApi } from "../shared/http-api.js"
 import { StorageError } from "../storage/errors.js"
+import { ReplicaStatus } from "./model.js"
 import { Cluster } from "./service.js"
-
-export const ReplicaStatus = Schema.Struct({
-  id: Schema.String,
-  address: Schema.String.annotations({ description: "Host name and process id" }),
-  startedAt: Schema.Number.annotations({ description: "Start time, milliseconds since the epoch" }),
-  silentFor: Schema.Number.annotations({ description: "Milliseconds since the replica last checked in" }),
-  leader: Schema.Boolean,
-  live: Schema.Boolean.annotations({ description: "Checked in within cluster.leaseTime; a replica that stopped without saying so is listed for an hour" })
-}).annotations({ identifier: "ReplicaStatus" })
 
 export const ClusterStatus = Schema.Struct({
   replica: Schema.String.annotations({ description: "The replica that answered" }),

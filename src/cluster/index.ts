@@ -1,4 +1,5 @@
-export { ClusterApi, ClusterStatus, layerClusterHandlers, ReplicaStatus } from "./http.js"
+export { ClusterApi, ClusterStatus, layerClusterHandlers } from "./http.js"
 export { layerMetrics } from "./metrics.js"
+export { ReplicaStatus } from "./model.js"
 export { Cluster, layer } from "./service.js"
 export { ClusterStore, layerSql as layerStoreSql } from "./store.js"

@@ -13,19 +13,10 @@ import { hostname } from "node:os"
 import { ConfigService } from "../config/service.js"
 import { StorageError } from "../storage/errors.js"
 import { Notifications } from "../storage/notifications.js"
+import type { ReplicaStatus } from "./model.js"
 import { ClusterStore } from "./store.js"
 
 const leaderLease = "leader"
-
-export interface ReplicaStatus {
-  readonly id: string
-  readonly address: string
-  readonly startedAt: number
-  readonly silentFor: number
-  readonly leader: boolean
-  /** Checked in within the lease time. */
-  readonly live: boolean
-}
 
 /**
  * This replica among the others sharing the database. One replica at a time holds the leader

@@ -3,7 +3,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { nowMillis } from "../storage/dialect.js"
-import { StorageError } from "../storage/errors.js"
+import { storageError, StorageError } from "../storage/errors.js"
 
 export interface ReplicaRow {
   readonly id: string
@@ -33,7 +33,6 @@ export class ClusterStore extends Context.Tag("miko/cluster/ClusterStore")<Clust
   readonly replicas: Effect.Effect<ReadonlyArray<ReplicaRow>, StorageError>
 }>() {}
 
-const failed = (action: string) => (error: { readonly message: string }) => new StorageError({ message: `${action}: ${error.message}` })
 
 export const layerSql: Layer.Layer<ClusterStore, never, SqlClient.SqlClient> = Layer.effect(
   ClusterStore,
@@ -54,30 +53,30 @@ export const layerSql: Layer.Layer<ClusterStore, never, SqlClient.SqlClient> = L
                 (left) => ({ won: false, remaining: Math.max(0, Number(left[0]?.remaining ?? 0)) })
               )
           ),
-          Effect.mapError(failed(`renewing the ${lease} lease`))
+          Effect.mapError(storageError(`renewing the ${lease} lease`))
         ),
       release: (lease, holder) =>
         sql`UPDATE cluster_leases SET expires_at = 0 WHERE name = ${lease} AND holder = ${holder}`.pipe(
           Effect.asVoid,
-          Effect.mapError(failed(`releasing the ${lease} lease`))
+          Effect.mapError(storageError(`releasing the ${lease} lease`))
         ),
       holder: (lease) =>
         sql<{ holder: string }>`SELECT holder FROM cluster_leases WHERE name = ${lease} AND expires_at >= ${now}`.pipe(
           Effect.map((rows) => rows[0]?.holder),
-          Effect.mapError(failed(`reading the ${lease} lease`))
+          Effect.mapError(storageError(`reading the ${lease} lease`))
         ),
       checkIn: (replica) =>
         sql`INSERT INTO cluster_replicas (id, address, started_at, seen_at) VALUES (${replica.id}, ${replica.address}, ${replica.startedAt}, ${now})
           ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`.pipe(
           Effect.asVoid,
-          Effect.mapError(failed("checking in"))
+          Effect.mapError(storageError("checking in"))
         ),
       checkOut: (id) =>
-        sql`DELETE FROM cluster_replicas WHERE id = ${id}`.pipe(Effect.asVoid, Effect.mapError(failed("checking out"))),
+        sql`DELETE FROM cluster_replicas WHERE id = ${id}`.pipe(Effect.asVoid, Effect.mapError(storageError("checking out"))),
       forgetSilent: (millis) =>
         sql`DELETE FROM cluster_replicas WHERE seen_at < ${now} - ${millis}`.pipe(
           Effect.asVoid,
-          Effect.mapError(failed("forgetting stopped replicas"))
+          Effect.mapError(storageError("forgetting stopped replicas"))
         ),
       replicas: sql<{ id: string; address: string; started_at: number | string; silent_for: number | string }>`
         SELECT id, address, started_at, ${now} - seen_at AS silent_for FROM cluster_replicas ORDER BY started_at`.pipe(
@@ -89,7 +88,7 @@ export const layerSql: Layer.Layer<ClusterStore, never, SqlClient.SqlClient> = L
             silentFor: Number(row.silent_for)
           }))
         ),
-        Effect.mapError(failed("listing replicas"))
+        Effect.mapError(storageError("listing replicas"))
       )
     })
   })

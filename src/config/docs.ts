@@ -8,7 +8,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
-import { type ConfigKey, type ConfigSection, configKeys, configKeysByDotted, configTree, isSection } from "./keys.js"
+import { type ConfigKey, type ConfigSection, configKeys, configKeysByDotted, configTree, isSection, valueAt, withoutUndefined } from "./keys.js"
 import { searchPath } from "./load.js"
 import { defaultConfig, MikoConfigSchema } from "./schema.js"
 
@@ -48,12 +48,6 @@ const jsonSchemaOf = (ast: AST.AST): Readonly<Record<string, unknown>> | undefin
  */
 const isConstraint = (ast: AST.Refinement): boolean =>
   Option.isSome(AST.getSchemaIdAnnotation(ast)) || (identifierOf(ast) === undefined && jsonSchemaOf(ast) !== undefined)
-
-const withoutUndefined = (ast: AST.AST): AST.AST => {
-  if (!AST.isUnion(ast)) return ast
-  const members = ast.types.filter((member) => !AST.isUndefinedKeyword(member))
-  return members.length === 1 ? members[0]! : ast
-}
 
 const flattenUnion = (ast: AST.AST): Array<AST.AST> =>
   AST.isUnion(ast) ? ast.types.flatMap(flattenUnion) : AST.isUndefinedKeyword(ast) ? [] : [ast]
@@ -317,12 +311,6 @@ const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<
 ]
 
 const encodedDefaults: unknown = Schema.encodeSync(MikoConfigSchema)(defaultConfig())
-
-const valueAt = (root: unknown, path: ReadonlyArray<string>): unknown =>
-  path.reduce<unknown>(
-    (node, segment) => (typeof node === "object" && node !== null ? (node as Record<string, unknown>)[segment] : undefined),
-    root
-  )
 
 /** The key's Schema default as written in a config file, or "none". */
 const defaultOf = (key: ConfigKey): string => {

@@ -28,7 +28,8 @@ const snake = (segment: string) => segment.replace(/([a-z0-9])([A-Z])/g, "$1_$2"
 /** `["scheduler", "maxRunningTasks"]` → `MIKO_SCHEDULER__MAX_RUNNING_TASKS`. */
 export const envVarOf = (path: ReadonlyArray<string>): string => "MIKO_" + path.map(snake).join("__")
 
-const withoutUndefined = (ast: AST.AST): AST.AST => {
+/** An optional key's type without the `undefined` its optionality adds. */
+export const withoutUndefined = (ast: AST.AST): AST.AST => {
   if (AST.isUnion(ast)) {
     const members = ast.types.filter((member) => !AST.isUndefinedKeyword(member))
     if (members.length === 1) return members[0]!
@@ -106,3 +107,10 @@ export const keyOfPath = (path: ReadonlyArray<PropertyKey>): ConfigKey | undefin
   }
   return undefined
 }
+
+/** The value under `path` in a plain object tree, or undefined where the path leads nowhere. */
+export const valueAt = (root: unknown, path: ReadonlyArray<string>): unknown =>
+  path.reduce<unknown>(
+    (node, segment) => (typeof node === "object" && node !== null ? (node as Record<string, unknown>)[segment] : undefined),
+    root
+  )

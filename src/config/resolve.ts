@@ -1,6 +1,7 @@
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { describeIssue } from "../shared/parse-error.js"
 import { didYouMean } from "../shared/suggest.js"
 import { type ConfigKey, type ConfigSection, configKeys, configTree, isSection, keyOfPath } from "./keys.js"
 import { type MikoConfig, MikoConfigSchema } from "./schema.js"
@@ -120,7 +121,7 @@ export const resolveConfig = (inputs: ConfigInputs): Either.Either<ResolvedConfi
           const where = key === undefined
             ? inputs.file?.origin ?? "configuration"
             : originOf(key, sources[key.dotted] ?? "default", inputs)
-          return `${where}: ${issue.path.map(String).join(".")}: ${issue.message}`
+          return `${where}: ${describeIssue(issue)}`
         })
       )
   })

@@ -1,6 +1,6 @@
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
-import { Address, Protocol, ServiceName } from "../shared/address.js"
+import { Address, hasAnAddress, Protocol, ServiceName } from "../shared/address.js"
 import { DurationString, PositiveDurationString } from "../shared/duration.js"
 import { ConfigTasks } from "../scheduler/schema.js"
 
@@ -79,10 +79,7 @@ export const StaticEndpoint = Schema.Struct({
   tags: Schema.optionalWith(Schema.Array(Schema.String).annotations({ description: "Free-form tags to filter by" }), { default: () => [] }),
   metadata: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }).annotations({ description: "String map passed through to clients" }), { default: () => ({}) })
 }).pipe(
-  Schema.filter((endpoint) =>
-    endpoint.publicAddress !== undefined || endpoint.internalAddress !== undefined ||
-    "Expected at least one of publicAddress or internalAddress"
-  )
+  Schema.filter(hasAnAddress)
 ).annotations({ identifier: "StaticEndpoint" })
 export type StaticEndpoint = typeof StaticEndpoint.Type
 

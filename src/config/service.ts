@@ -9,7 +9,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { StorageError } from "../storage/errors.js"
 import { didYouMean } from "../shared/suggest.js"
 import { ConfigKeyUnknown, ConfigValueInvalid } from "./errors.js"
-import { type ConfigKey, configKeys, configKeysByDotted } from "./keys.js"
+import { type ConfigKey, configKeys, configKeysByDotted, valueAt } from "./keys.js"
 import { BaseConfig } from "./load.js"
 import { type ResolvedConfig, resolveConfig, type Source } from "./resolve.js"
 import { type MikoConfig, MikoConfigSchema } from "./schema.js"
@@ -56,12 +56,6 @@ export const redactedConfig = (config: MikoConfig): Record<string, unknown> => {
   }
 }
 
-const valueAt = (root: Record<string, unknown>, key: ConfigKey): unknown =>
-  key.path.reduce<unknown>(
-    (node, segment) => (typeof node === "object" && node !== null ? (node as Record<string, unknown>)[segment] : undefined),
-    root
-  )
-
 /**
  * The effective configuration, live. Every change is validated with the Schema, persisted, and
  * published to subscribers of `changes`; nothing is half-applied.
@@ -92,7 +86,7 @@ const lookup = (key: string) => {
 
 const entryOf = (resolved: ResolvedConfig, key: ConfigKey): ConfigEntry => ({
   key: key.dotted,
-  value: valueAt(redactedConfig(resolved.config), key) ?? null,
+  value: valueAt(redactedConfig(resolved.config), key.path) ?? null,
   source: resolved.sources[key.dotted] ?? "default",
   description: key.description,
   restartRequired: key.restartRequired

@@ -6,7 +6,7 @@ import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { StorageError } from "../storage/errors.js"
+import { storageError, StorageError } from "../storage/errors.js"
 import { Notifications } from "../storage/notifications.js"
 
 /** Runtime config changes, kept across restarts: dotted key → encoded value. */
@@ -28,8 +28,6 @@ const channel = "miko_config"
 /** A stored value is JSON text; one that no longer parses (a manual edit) is skipped, never fatal. */
 const decodeValue = Schema.decodeUnknownEither(Schema.parseJson())
 
-const storageError = (action: string) => (error: { readonly message: string }) =>
-  new StorageError({ message: `${action}: ${error.message}` })
 
 /** The store in the `config_overrides` table of whatever `SqlClient` is provided. */
 export const layerSql: Layer.Layer<ConfigStore, never, SqlClient.SqlClient | Notifications> = Layer.effect(

@@ -13,26 +13,13 @@ import type * as HttpRouter from "@effect/platform/HttpRouter"
 import { ConfigService } from "../config/service.js"
 import { jsonBodyRequest, rejectionOf } from "./body.js"
 import { Lifecycle } from "../lifecycle/index.js"
-import { errorCode } from "../shared/api-error.js"
+import { errorBodyOf, errorResponse, internalErrorBody, isTaggedFailure, type TaggedFailure } from "../shared/api-error.js"
+import { describeIssues, type Issue } from "../shared/parse-error.js"
 import { makeRequestRecorder, type RecordRequest, unmatchedRoute } from "./request-metrics.js"
 
-const envelope = (status: number, code: string, message: string) =>
-  HttpServerResponse.unsafeJson({ error: { code, message } }, { status })
-
-interface Tagged {
-  readonly _tag: string
-  readonly message?: unknown
-}
-
-const isTagged = (value: unknown): value is Tagged => Predicate.hasProperty(value, "_tag") && Predicate.isString(value._tag)
-
-interface DecodeIssue {
-  readonly path: ReadonlyArray<PropertyKey>
-  readonly message: string
-}
 
 /** The status a tagged error class declares through its Schema annotations. */
-const declaredStatus = (error: Tagged): number | undefined => {
+const declaredStatus = (error: TaggedFailure): number | undefined => {
   const ctor = (error as { constructor?: unknown }).constructor
   if (!Schema.isSchema(ctor)) return undefined
   const status = HttpApiSchema.getStatusErrorAST(ctor.ast)
@@ -40,22 +27,22 @@ const declaredStatus = (error: Tagged): number | undefined => {
 }
 
 const fromFailure = (error: unknown, request: HttpServerRequest.HttpServerRequest) => {
-  if (!isTagged(error)) return undefined
+  if (!isTaggedFailure(error)) return undefined
   switch (error._tag) {
     case "HttpApiDecodeError": {
-      const issues = (error as unknown as { readonly issues: ReadonlyArray<DecodeIssue> }).issues
-      const text = issues.map((issue) => (issue.path.length > 0 ? `${issue.path.map(String).join(".")}: ` : "") + issue.message)
-      return envelope(400, "invalid_request", text.join("; ") || "the request does not match the API")
+      const issues = (error as unknown as { readonly issues: ReadonlyArray<Issue> }).issues
+      return errorResponse(400, "invalid_request", describeIssues(issues) || "the request does not match the API")
     }
     case "RequestError":
     case "MultipartError":
       return fromRequestError(error, request)
     case "RouteNotFound":
-      return envelope(404, "not_found", `no route for ${request.method} ${request.url.split("?")[0]}`)
+      return errorResponse(404, "not_found", `no route for ${request.method} ${request.url.split("?")[0]}`)
     default: {
       const status = declaredStatus(error)
-      const message = typeof error.message === "string" ? error.message : error._tag
-      return status === undefined ? undefined : envelope(status, errorCode(error._tag), message)
+      if (status === undefined) return undefined
+      const { code, message } = errorBodyOf(error)
+      return errorResponse(status, code, message)
     }
   }
 }
@@ -64,18 +51,18 @@ const fromFailure = (error: unknown, request: HttpServerRequest.HttpServerReques
  * Errors of the platform's request readers: a body refused by `jsonBodyRequest`, or a request
  * that cannot be read or upgraded as asked. They are about what the client sent, hence a 4xx.
  */
-const fromRequestError = (error: Tagged, request: HttpServerRequest.HttpServerRequest) => {
+const fromRequestError = (error: TaggedFailure, request: HttpServerRequest.HttpServerRequest) => {
   const rejection = rejectionOf(error)
-  if (rejection !== undefined) return envelope(rejection.status, rejection.code, rejection.message)
+  if (rejection !== undefined) return errorResponse(rejection.status, rejection.code, rejection.message)
   // `Upgrade: websocket` without the rest of the handshake reaches the route as a plain request.
   if (request.headers["upgrade"] !== undefined) {
-    return envelope(400, "invalid_request", "not a WebSocket handshake: send Connection: Upgrade, Upgrade: websocket and the Sec-WebSocket-* headers")
+    return errorResponse(400, "invalid_request", "not a WebSocket handshake: send Connection: Upgrade, Upgrade: websocket and the Sec-WebSocket-* headers")
   }
   const description = (error as { readonly description?: unknown }).description
-  return envelope(400, "invalid_request", `the request could not be read${typeof description === "string" ? `: ${description}` : ""}`)
+  return errorResponse(400, "invalid_request", `the request could not be read${typeof description === "string" ? `: ${description}` : ""}`)
 }
 
-const isRequestError = (value: unknown): value is Tagged =>
+const isRequestError = (value: unknown): value is TaggedFailure =>
   Predicate.isTagged(value, "RequestError") || Predicate.isTagged(value, "MultipartError")
 
 /** The HttpApi reads payloads with `Effect.orDie`: a body it could not read arrives as a defect. */
@@ -114,7 +101,7 @@ export const layerEdge = HttpApiBuilder.middleware(
       const { maxBodyBytes } = (yield* config.current).http
       const declared = Number(request.headers["content-length"] ?? "0")
       if (declared > maxBodyBytes) {
-        return envelope(413, "payload_too_large", `the request body (${declared} bytes) is larger than http.maxBodyBytes (${maxBodyBytes})`)
+        return errorResponse(413, "payload_too_large", `the request body (${declared} bytes) is larger than http.maxBodyBytes (${maxBodyBytes})`)
       }
       const bodied = yield* jsonBodyRequest(request, maxBodyBytes)
       const response = yield* app.pipe(
@@ -128,7 +115,7 @@ export const layerEdge = HttpApiBuilder.middleware(
           if (rendered !== undefined) return Effect.succeed(rendered)
           return Effect.as(
             Effect.logError("unhandled error in HTTP handler", cause),
-            envelope(500, "internal", "internal error; see the server log")
+            errorResponse(500, internalErrorBody.code, internalErrorBody.message)
           )
         })
       )

@@ -3,8 +3,8 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { describeParseError } from "../shared/parse-error.js"
 import { TaskInvalid } from "./errors.js"
 import { httpWork } from "./http-kind.js"
 import type { TaskSource } from "./model.js"
@@ -82,9 +82,7 @@ const checker = <A, I>(schema: Schema.Schema<A, I>, field: string) => {
     validate(value).pipe(
       Effect.mapError((error) =>
         new TaskInvalid({
-          message: ParseResult.ArrayFormatter.formatErrorSync(error)
-            .map((issue) => `${[field, ...issue.path.map(String)].join(".")}: ${issue.message}`)
-            .join("; ")
+          message: describeParseError(error, [field])
         })
       )
     )

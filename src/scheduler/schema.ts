@@ -11,6 +11,7 @@ import * as Schema from "effect/Schema"
 import type * as AST from "effect/SchemaAST"
 import { HttpUrl } from "../shared/address.js"
 import { DurationString, PositiveDurationString } from "../shared/duration.js"
+import { describeIssues } from "../shared/parse-error.js"
 import { cronProblem } from "./cron.js"
 
 const optional = <A, I, R>(schema: Schema.Schema<A, I, R>) => Schema.optionalWith(schema, { exact: true })
@@ -146,7 +147,7 @@ const triggerMessage = (issue: ParseResult.ParseIssue) => {
   if (own === undefined) return { message: `Invalid ${kind} trigger`, override: true }
   const problems = ParseResult.ArrayFormatter.formatIssueSync(own)
   return {
-    message: problems.map((problem) => (problem.path.length > 0 ? `${problem.path.map(String).join(".")}: ` : "") + problem.message).join("; "),
+    message: describeIssues(problems),
     override: true
   }
 }

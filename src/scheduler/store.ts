@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { Cluster } from "../cluster/service.js"
-import { StorageError } from "../storage/errors.js"
+import { storageError, StorageError } from "../storage/errors.js"
 import { Notifications } from "../storage/notifications.js"
 import { storable } from "../shared/storable.js"
 import { TaskInvalid } from "./errors.js"
@@ -54,8 +54,6 @@ export class SchedulerStore extends Context.Tag("miko/scheduler/SchedulerStore")
   readonly announcements: Stream.Stream<string>
 }>() {}
 
-const storageError = (action: string) => (error: { readonly message: string }) =>
-  new StorageError({ message: `${action}: ${error.message}` })
 
 interface ExecutionRow {
   readonly id: string

@@ -49,3 +49,11 @@ export const ServiceName = Schema.String.pipe(
 /** How an endpoint is spoken to. */
 export const Protocol = Schema.Literal("http", "https", "grpc", "tcp", "ws", "wss").annotations({ identifier: "Protocol" })
 export type Protocol = typeof Protocol.Type
+
+/**
+ * An endpoint is reachable at a public or an internal address, or both: the rule static
+ * endpoints and registrations share, as a `Schema.filter` predicate.
+ */
+export const hasAnAddress = (endpoint: { readonly publicAddress?: string | undefined; readonly internalAddress?: string | undefined }) =>
+  endpoint.publicAddress !== undefined || endpoint.internalAddress !== undefined ||
+  "Expected at least one of publicAddress or internalAddress"

@@ -8,6 +8,10 @@ export class StorageError extends Schema.TaggedError<StorageError>()(
   apiErrorAnnotations(503)
 ) {}
 
+/** Maps a failed storage action to a `StorageError` that names the action: `reading tasks: …`. */
+export const storageError = (action: string) => (error: { readonly message: string }): StorageError =>
+  new StorageError({ message: `${action}: ${error.message}` })
+
 /**
  * The settings cannot make a connection (no PostgreSQL URL, a variable that is not set): a
  * person must fix `key`, which the message names first. Kept apart from `StorageError` so the

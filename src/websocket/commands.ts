@@ -5,6 +5,7 @@ import * as Schema from "effect/Schema"
 import * as ConfigOperations from "../config/operations.js"
 import * as RegistryOperations from "../registry/operations.js"
 import * as SchedulerOperations from "../scheduler/operations.js"
+import { describeParseError } from "../shared/parse-error.js"
 import { didYouMean } from "../shared/suggest.js"
 import { version } from "../shared/version.js"
 import type { Connection } from "./connection.js"
@@ -35,9 +36,7 @@ type Run<R> = (args: unknown, connection: Connection) => Effect.Effect<Outcome, 
 
 const invalidArguments = (command: string) => (error: ParseResult.ParseError) =>
   new InvalidArguments({
-    message: `${command}: ` + ParseResult.ArrayFormatter.formatErrorSync(error)
-      .map((issue) => (issue.path.length > 0 ? `${issue.path.map(String).join(".")}: ` : "") + issue.message)
-      .join("; ")
+    message: `${command}: ${describeParseError(error)}`
   })
 
 /** A command: its arguments decoded with a Schema, then one operation shared with the HTTP API. */

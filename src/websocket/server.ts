@@ -13,7 +13,6 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as MutableRef from "effect/MutableRef"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
@@ -24,7 +23,8 @@ import { ConfigService } from "../config/service.js"
 import { Lifecycle } from "../lifecycle/index.js"
 import { Registry } from "../registry/service.js"
 import { Scheduler } from "../scheduler/service.js"
-import { errorCode } from "../shared/api-error.js"
+import { type ErrorBody, errorBodyOf, errorResponse, internalErrorBody, isTaggedFailure } from "../shared/api-error.js"
+import { describeParseError } from "../shared/parse-error.js"
 import { version } from "../shared/version.js"
 import { EndpointBroadcast, layer as layerBroadcast } from "./broadcast.js"
 import { connections, initialize as initializeMetrics } from "./metrics.js"
@@ -51,13 +51,7 @@ export const layerHub: Layer.Layer<WebSocketHub> = Layer.effect(
   })
 )
 
-const errorBody = (error: unknown): { code: string; message: string } => {
-  if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
-    const message = "message" in error && typeof error.message === "string" ? error.message : error._tag
-    return { code: errorCode(error._tag), message }
-  }
-  return { code: "internal", message: "internal error; see the server log" }
-}
+const errorBody = (error: unknown): ErrorBody => (isTaggedFailure(error) ? errorBodyOf(error) : internalErrorBody)
 
 const decodeClientMessage = Schema.decodeUnknownEither(ClientMessage)
 
@@ -70,7 +64,7 @@ const parse = (text: string, maxBytes: number): Either.Either<ClientMessage, Inv
       Either.mapLeft(decodeClientMessage(json), (error) =>
         new InvalidMessage({
           message: "expected {\"type\":\"command\",\"id\",\"command\",\"args\"} or {\"type\":\"auth\",\"token\"}: " +
-            ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => `${i.path.join(".") || "message"}: ${i.message}`).join("; ")
+            describeParseError(error)
         })))
   )
 }
@@ -148,7 +142,7 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
               onNone: () =>
                 Effect.zipRight(
                   Effect.logError("WebSocket command failed", cause),
-                  send({ id: message.id, type: "result", ok: false, error: { code: "internal", message: "internal error; see the server log" } })
+                  send({ id: message.id, type: "result", ok: false, error: internalErrorBody })
                 )
             })
         })
@@ -241,30 +235,28 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
     )
   })
 
-const refuse = (status: number, code: string, message: string) =>
-  HttpServerResponse.unsafeJson({ error: { code, message } }, { status })
 
 /** `GET /v1/ws`: checks the limits and an Authorization header, then upgrades. */
 const upgrade = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
   if (request.headers["upgrade"]?.toLowerCase() !== "websocket") {
-    return refuse(426, "upgrade_required", "this is the WebSocket endpoint: connect with a WebSocket client")
+    return errorResponse(426, "upgrade_required", "this is the WebSocket endpoint: connect with a WebSocket client")
   }
   const hub = yield* WebSocketHub
   const config = yield* ConfigService
   const lifecycle = yield* Lifecycle
   const tokens = yield* Tokens
-  if (yield* lifecycle.isShuttingDown) return refuse(503, "shutting_down", "the server is shutting down")
+  if (yield* lifecycle.isShuttingDown) return errorResponse(503, "shutting_down", "the server is shutting down")
   const { maxConnections } = (yield* config.current).websocket
   if ((yield* Ref.get(hub.open)) >= maxConnections) {
-    return refuse(503, "too_many_connections", `at most ${maxConnections} WebSocket connections (websocket.maxConnections)`)
+    return errorResponse(503, "too_many_connections", `at most ${maxConnections} WebSocket connections (websocket.maxConnections)`)
   }
   const header = request.headers["authorization"]
   let caller: CallerInfo | undefined
   if (header !== undefined) {
     const token = header.replace(/^Bearer\s+/i, "").trim()
     const found = yield* tokens.authenticate(token)
-    if (Option.isNone(found)) return refuse(401, "unauthorized", "unknown or revoked token")
+    if (Option.isNone(found)) return errorResponse(401, "unauthorized", "unknown or revoked token")
     caller = found.value
   }
   yield* serveConnection(request, caller)
