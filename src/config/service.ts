@@ -60,7 +60,7 @@ export const redactedConfig = (config: MikoConfig): Record<string, unknown> => {
  * The effective configuration, live. Every change is validated with the Schema, persisted, and
  * published to subscribers of `changes`; nothing is half-applied.
  */
-export class ConfigService extends Context.Tag("miko/ConfigService")<ConfigService, {
+export class ConfigService extends Context.Tag("miko/config/ConfigService")<ConfigService, {
   /** The effective configuration now. */
   readonly current: Effect.Effect<MikoConfig>
   /** The effective configuration now, then after every change. */

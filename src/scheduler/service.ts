@@ -33,7 +33,7 @@ import { makeTimeline } from "./timeline.js"
 
 export type { SchedulerService } from "./api.js"
 
-export class Scheduler extends Context.Tag("miko/Scheduler")<Scheduler, SchedulerService>() {}
+export class Scheduler extends Context.Tag("miko/scheduler/Scheduler")<Scheduler, SchedulerService>() {}
 
 /** Changes kept for a slow subscriber before the oldest are dropped. */
 const CHANGE_BUFFER = 16_384

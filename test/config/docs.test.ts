@@ -3,7 +3,7 @@ import * as Either from "effect/Either"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { configKeys, configKeysByDotted, configTree, type ConfigSection, isSection } from "../../src/config/keys.js"
-import { configExamples, renderConfigurationDoc } from "../../src/config/docs.js"
+import { configExamples, renderConfigurationDoc } from "../../src/config/docs/render.js"
 import { parseConfigText } from "../../src/config/parse.js"
 import { resolveConfig } from "../../src/config/resolve.js"
 import { repoRoot } from "../support/miko.js"
@@ -13,7 +13,7 @@ const committed = existsSync(docPath) ? readFileSync(docPath, "utf8") : ""
 
 const outdated =
   "docs/configuration.md does not match the config Schema. It is generated from src/config/schema.ts (by " +
-  "src/config/docs.ts) and must be regenerated whenever the Schema changes: run `npm run docs:config` and commit " +
+  "src/config/docs/) and must be regenerated whenever the Schema changes: run `npm run docs:config` and commit " +
   "docs/configuration.md"
 
 /** The ```yaml blocks of a Markdown text, in order. */
