@@ -12,19 +12,54 @@ import type { LoggedChange, RegistryStore } from "./store.js"
 /** The directory at one change index, and the change that produced it. */
 export interface RegistryState {
   readonly index: number
+  /** Every endpoint by id. */
   readonly records: HashMap.HashMap<string, EndpointRecord>
+  /** The same endpoints by service, then id: a read of one service costs its own size, not the directory's. */
+  readonly byService: HashMap.HashMap<string, HashMap.HashMap<string, EndpointRecord>>
   readonly change: RegistryChange | undefined
   /** The endpoint as the change left it (as it was, for a removal). */
   readonly changed: EndpointRecord | undefined
 }
 
 /** The directory as loaded from the store: no change of its own to tell. */
-export const stateOf = (loaded: { readonly index: number; readonly records: ReadonlyArray<EndpointRecord> }): RegistryState => ({
-  index: loaded.index,
-  records: HashMap.fromIterable(loaded.records.map((record) => [record.registration.id, record] as const)),
-  change: undefined,
-  changed: undefined
-})
+export const stateOf = (loaded: { readonly index: number; readonly records: ReadonlyArray<EndpointRecord> }): RegistryState => {
+  const services = new Map<string, Array<readonly [string, EndpointRecord]>>()
+  for (const record of loaded.records) {
+    const entries = services.get(record.service) ?? []
+    if (entries.length === 0) services.set(record.service, entries)
+    entries.push([record.registration.id, record])
+  }
+  return {
+    index: loaded.index,
+    records: HashMap.fromIterable(loaded.records.map((record) => [record.registration.id, record] as const)),
+    byService: HashMap.fromIterable(Array.from(services, ([service, entries]) => [service, HashMap.fromIterable(entries)] as const)),
+    change: undefined,
+    changed: undefined
+  }
+}
+
+type Directory = Pick<RegistryState, "records" | "byService">
+
+/** The directory with `record` set (or removed) in both of its maps. */
+const withRecord = (state: Directory, record: EndpointRecord, removed: boolean): Directory => {
+  const id = record.registration.id
+  const previous = Option.getOrUndefined(HashMap.get(state.records, id))
+  let byService = state.byService
+  // An id that moved to another service (only after a removal, or in a replayed log) leaves its old one.
+  if (previous !== undefined && (removed || previous.service !== record.service)) {
+    const rest = HashMap.remove(HashMap.get(byService, previous.service).pipe(Option.getOrElse(() => HashMap.empty())), id)
+    byService = HashMap.size(rest) === 0 ? HashMap.remove(byService, previous.service) : HashMap.set(byService, previous.service, rest)
+  }
+  if (removed) return { records: HashMap.remove(state.records, id), byService }
+  const service = HashMap.get(byService, record.service).pipe(Option.getOrElse(() => HashMap.empty<string, EndpointRecord>()))
+  return { records: HashMap.set(state.records, id, record), byService: HashMap.set(byService, record.service, HashMap.set(service, id, record)) }
+}
+
+/** The records of some services, or of all when none are named. */
+export const recordsOf = (state: Directory, services?: ReadonlyArray<string>): Iterable<EndpointRecord> =>
+  services === undefined || services.length === 0
+    ? HashMap.values(state.records)
+    : services.flatMap((service) => Option.match(HashMap.get(state.byService, service), { onNone: () => [], onSome: (found) => Array.from(HashMap.values(found)) }))
 
 /** How many recent changes are kept so a reconnecting watcher can resume without a snapshot. */
 const historySize = 1024
@@ -68,23 +103,17 @@ export const makeJournal = (store: RegistryStore["Type"], initial: RegistryState
     const stage = (entry: LoggedChange) =>
       Effect.gen(function*() {
         const current = yield* Ref.get(working)
-        const id = entry.record.registration.id
-        const records = entry.change.type === "deregistered"
-          ? HashMap.remove(current.records, id)
-          : HashMap.set(current.records, id, entry.record)
-        const next: RegistryState = { index: entry.change.index, records, change: entry.change, changed: entry.record }
+        const directory = withRecord(current, entry.record, entry.change.type === "deregistered")
+        const next: RegistryState = { index: entry.change.index, ...directory, change: entry.change, changed: entry.record }
         yield* Ref.set(working, next)
         yield* Ref.update(staged, (states) => [...states, next])
       })
 
-    /** New records for `ids` that no watcher hears about as a change (a renewed lease). */
-    const stageQuietly = (
-      ids: ReadonlyArray<string>,
-      update: (records: HashMap.HashMap<string, EndpointRecord>) => HashMap.HashMap<string, EndpointRecord>
-    ) =>
+    /** New versions of known records that no watcher hears about as a change (a renewed lease). */
+    const stageQuietly = (records: ReadonlyArray<EndpointRecord>) =>
       Effect.zipRight(
-        Ref.update(working, (state) => ({ ...state, records: update(state.records) })),
-        Ref.update(quietlyChanged, (known) => [...known, ...ids])
+        Ref.update(working, (state) => ({ ...state, ...records.reduce((directory, record) => withRecord(directory, record, false), state as Directory) })),
+        Ref.update(quietlyChanged, (known) => [...known, ...records.map((record) => record.registration.id)])
       )
 
     const recordOf = (state: RegistryState, id: string) => Option.getOrUndefined(HashMap.get(state.records, id))
@@ -176,20 +205,14 @@ export const makeJournal = (store: RegistryStore["Type"], initial: RegistryState
       })
 
     /** Saves an endpoint whose change callers need not hear about (a renewed lease). */
-    const touch = (record: EndpointRecord) =>
-      Effect.zipRight(
-        store.touch(record),
-        stageQuietly([record.registration.id], (records) => HashMap.set(records, record.registration.id, record))
-      )
+    const touch = (record: EndpointRecord) => Effect.zipRight(store.touch(record), stageQuietly([record]))
 
     /** Reads what other replicas committed; their announcements and a timer both lead here. */
     const sync = serialized(Effect.zipRight(catchUp, publish).pipe(Effect.onError(() => discard)))
 
-    /** Applies `update` to the published directory without a change, holding the write lock. */
-    const publishQuietly = (
-      ids: ReadonlyArray<string>,
-      update: (records: HashMap.HashMap<string, EndpointRecord>) => HashMap.HashMap<string, EndpointRecord>
-    ) => serialized(Effect.zipRight(stageQuietly(ids, update), publish))
+    /** Publishes new versions of known records without a change, holding the write lock. */
+    const publishQuietly = (update: (records: HashMap.HashMap<string, EndpointRecord>) => ReadonlyArray<EndpointRecord>) =>
+      serialized(Effect.flatMap(Ref.get(working), (state) => Effect.zipRight(stageQuietly(update(state.records)), publish)))
 
     return {
       published,

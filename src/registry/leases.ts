@@ -73,14 +73,13 @@ export const makeLeaseUpkeep = (deps: {
 
   /** Takes up leases renewed on other replicas (stored without a change) into this one's copy. */
   const takeUpRenewals = (renewed: ReadonlyArray<EndpointRecord>) =>
-    renewed.length === 0 ? Effect.void : journal.publishQuietly(
-      renewed.map((stored) => stored.registration.id),
-      (records) =>
-        renewed.reduce((next, stored) =>
-          Option.match(HashMap.get(next, stored.registration.id), {
-            onNone: () => next,
-            onSome: (known) => HashMap.set(next, stored.registration.id, { ...known, lastSeenAt: Math.max(known.lastSeenAt, stored.lastSeenAt) })
-          }), records)
+    renewed.length === 0 ? Effect.void : journal.publishQuietly((records) =>
+      renewed.flatMap((stored) =>
+        Option.match(HashMap.get(records, stored.registration.id), {
+          onNone: () => [],
+          onSome: (known) => [{ ...known, lastSeenAt: Math.max(known.lastSeenAt, stored.lastSeenAt) }]
+        })
+      )
     )
 
   const removeAfter = Effect.map(config.current, (c) => Duration.toMillis(c.registry.deregisterCriticalAfter))

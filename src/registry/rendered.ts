@@ -62,7 +62,7 @@ export const queryKey = ({ filter, visibility }: ListQuery): string =>
   [visibility, [...(filter.services ?? [])].sort().join(","), filter.tag ?? "", filter.zone ?? "", filter.status ?? ""].join("|")
 
 const renderServices = (state: RegistryState, query: ListQuery) =>
-  JSON.stringify(visibleEndpoints(state.records, query.visibility, query.filter))
+  JSON.stringify(visibleEndpoints(state, query.visibility, query.filter))
 
 /** Whether the change from `before` to `after` is one change to a service the query leaves out. */
 const untouched = (before: RegistryState, after: RegistryState, query: ListQuery) => {

@@ -294,16 +294,16 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       heartbeat,
       renewNow,
       deregister,
-      list: (filter, visibility) => Effect.map(current, (s) => endpointList(s.index, s.records, visibility, filter)),
+      list: (filter, visibility) => Effect.map(current, (s) => endpointList(s, visibility, filter)),
       services: (visibility) =>
         Effect.map(Effect.zip(current, guard.status), ([s, protection]) => ({
           index: s.index,
-          services: Object.entries(visibleEndpoints(s.records, visibility)).map(([name, endpoints]) => summarize(name, endpoints)),
+          services: Object.entries(visibleEndpoints(s, visibility)).map(([name, endpoints]) => summarize(name, endpoints)),
           protection
         })),
       service: (name, visibility) =>
         Effect.flatMap(current, (s) => {
-          const endpoints = visibleEndpoints(s.records, visibility, { services: [name] })[name]
+          const endpoints = visibleEndpoints(s, visibility, { services: [name] })[name]
           return endpoints === undefined
             ? Effect.fail(new ServiceNotFound({ service: name, message: `no service ${JSON.stringify(name)} is registered` }))
             : Effect.succeed({ index: s.index, service: summarize(name, endpoints), endpoints })

@@ -1,6 +1,6 @@
-import * as HashMap from "effect/HashMap"
+import { type RegistryState, recordsOf } from "./journal.js"
 import type { Endpoint, EndpointFilter, EndpointList, Visibility } from "./model.js"
-import { type EndpointRecord, statusRank, toEndpoint } from "./record.js"
+import { statusRank, toEndpoint } from "./record.js"
 
 /** Passing first, then warning, then critical; heavier first within a status; then by id, for a stable order. */
 const byPreference = (a: Endpoint, b: Endpoint) =>
@@ -14,12 +14,12 @@ const matches = (endpoint: Endpoint, filter: EndpointFilter) =>
 
 /** The endpoints a caller may see, filtered, grouped by service and ordered by preference. */
 export const visibleEndpoints = (
-  records: HashMap.HashMap<string, EndpointRecord>,
+  state: Pick<RegistryState, "records" | "byService">,
   visibility: Visibility,
   filter: EndpointFilter = {}
 ): Record<string, Array<Endpoint>> => {
   const services: Record<string, Array<Endpoint>> = {}
-  for (const record of HashMap.values(records)) {
+  for (const record of recordsOf(state, filter.services)) {
     const endpoint = toEndpoint(record, visibility)
     if (endpoint === undefined || !matches(endpoint, filter)) continue
     ;(services[endpoint.service] ??= []).push(endpoint)
@@ -29,12 +29,10 @@ export const visibleEndpoints = (
   return sorted
 }
 
-export const endpointList = (
-  index: number,
-  records: HashMap.HashMap<string, EndpointRecord>,
-  visibility: Visibility,
-  filter: EndpointFilter
-): EndpointList => ({ index, services: visibleEndpoints(records, visibility, filter) })
+export const endpointList = (state: RegistryState, visibility: Visibility, filter: EndpointFilter): EndpointList => ({
+  index: state.index,
+  services: visibleEndpoints(state, visibility, filter)
+})
 
 export const summarize = (name: string, endpoints: ReadonlyArray<Endpoint>) => ({
   name,

@@ -93,7 +93,7 @@ export const layer: Layer.Layer<EndpointBroadcast, never, Registry> = Layer.scop
           onNone: () => [
             eventText(
               subscriber.subscription,
-              JSON.stringify({ type: "snapshot", index: state.index, services: visibleEndpoints(state.records, subscriber.visibility, subscriber.filter) })
+              JSON.stringify({ type: "snapshot", index: state.index, services: visibleEndpoints(state, subscriber.visibility, subscriber.filter) })
             )
           ],
           onSome: (changes) =>
