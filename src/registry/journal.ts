@@ -7,6 +7,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { StorageError } from "../storage/errors.js"
 import type { RegistryChange } from "./model.js"
 import type { EndpointRecord } from "./record.js"
+import { makeGroupCommit, type Unit } from "./group-commit.js"
 import type { LoggedChange, RegistryStore } from "./store.js"
 
 /** The directory at one change index, and the change that produced it. */
@@ -178,22 +179,34 @@ export const makeJournal = (store: RegistryStore["Type"], initial: RegistryState
         yield* store.announce(after).pipe(Effect.catchAll((error) => Effect.logWarning(`change ${after} not announced: ${error.message}`)))
       })
 
-    /** Every change goes through here (see above). */
-    const write = <A, E>(operation: Effect.Effect<A, E>): Effect.Effect<A, E | StorageError> =>
+    /** One transaction (see above): `body` runs on the working state brought up to the log, then the changes are published. */
+    const transaction: Unit = (body) =>
       serialized(
         Effect.gen(function*() {
           const before = (yield* SubscriptionRef.get(published)).index
           const result = yield* store.transaction((committed) =>
-            Effect.zipRight(
-              Effect.flatMap(Ref.get(working), (state) => (state.index < committed ? catchUp : Effect.void)),
-              operation
-            )
+            Effect.zipRight(Effect.flatMap(Ref.get(working), (state) => (state.index < committed ? catchUp : Effect.void)), body)
           )
           yield* publish
           yield* announce(before)
           return result
         }).pipe(Effect.onError(() => discard))
       )
+
+    /**
+     * A write inside a batch: on failure its savepoint is rolled back, and the working state
+     * returns to where the write found it, so that the next write of the batch starts clean.
+     */
+    const savepoint: Unit = (body) =>
+      Effect.gen(function*() {
+        const [state, stagedBefore, quietBefore] = [yield* Ref.get(working), yield* Ref.get(staged), yield* Ref.get(quietlyChanged)]
+        return yield* store.savepoint(body).pipe(
+          Effect.onError(() => Effect.all([Ref.set(working, state), Ref.set(staged, stagedBefore), Ref.set(quietlyChanged, quietBefore)], { discard: true }))
+        )
+      })
+
+    /** Every change goes through here; concurrent writes share a transaction (group-commit.ts). */
+    const write = yield* makeGroupCommit({ transaction, savepoint })
 
     /** Logs one change at the next index. */
     const apply = (type: RegistryChange["type"], record: EndpointRecord) =>

@@ -43,6 +43,8 @@ export class RegistryStore extends Context.Tag("miko/registry/RegistryStore")<Re
    * last committed index.
    */
   readonly transaction: <A, E, R>(body: (index: number) => Effect.Effect<A, E, R>) => Effect.Effect<A, E | StorageError, R>
+  /** Runs `body` in a savepoint of the transaction in progress: a failure undoes only what `body` wrote. */
+  readonly savepoint: <A, E, R>(body: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StorageError, R>
   /** Writes one change: the endpoint (or its removal) and the log entry, at `change.index`. */
   readonly commit: (entry: LoggedChange) => Effect.Effect<void, StorageError>
   /** Saves an endpoint without a change: a renewed lease callers need not hear about. */
@@ -126,6 +128,11 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
         sql.withTransaction(
           Effect.flatMap(Effect.mapError(lockIndex, failed("locking the directory")), (rows) => body(Number(rows[0]?.value ?? 0)))
         ).pipe(Effect.catchIf((error): error is SqlError => error instanceof SqlError, (error) => Effect.fail(failed("writing the directory")(error)))),
+      // Nested inside `transaction`, @effect/sql makes this a savepoint.
+      savepoint: (body) =>
+        sql.withTransaction(body).pipe(
+          Effect.catchIf((error): error is SqlError => error instanceof SqlError, (error) => Effect.fail(failed("writing the directory")(error)))
+        ),
       commit: ({ change, record }) =>
         Effect.flatMap(toBody(record), (body) =>
           Effect.all([

@@ -48,4 +48,23 @@ describe("what a crash keeps", () => {
     expect(renewed).toBeGreaterThan(registeredAt)
     expect(renewed).toBeGreaterThanOrEqual(lastHeartbeat - 1_000)
   })
+
+  it("concurrent registrations share transactions: each answered once durable, a conflicting one refused without disturbing the others", async () => {
+    const config = { auth: { tokens } }
+    miko = await startMiko({ config })
+    expect((await register(miko, "owner", { id: "taken", publicAddress: "https://taken.example.com" })).status).toBe(201)
+    const ids = Array.from({ length: 60 }, (_, n) => `batch-${n}`)
+    const answers = await Promise.all([
+      ...ids.map((id) => register(miko!, "batch", { id, publicAddress: `https://${id}.example.com`, ttl: "30s" })),
+      register(miko, "batch", { id: "taken", publicAddress: "https://thief.example.com" })
+    ])
+    expect(answers.slice(0, ids.length).map((a) => a.status)).toEqual(ids.map(() => 201))
+    expect(answers[ids.length]!.status).toBe(409)
+    await miko.stop("SIGKILL")
+
+    miko = await startMiko({ config, dir: miko.dir })
+    const listed = await list(miko, "?service=batch")
+    expect((listed.body["services"]["batch"] as ReadonlyArray<Json>).map((e) => String(e["id"])).sort()).toEqual([...ids].sort())
+    expect(String((await endpointOf(miko, "owner", "taken"))!["publicAddress"])).toBe("https://taken.example.com")
+  })
 })
