@@ -87,6 +87,13 @@ describe.skipIf(!chromiumInstalled)("the web console at /ui", () => {
     await expect(billing.locator("td.passing").textContent()).resolves.toBe("1")
     // ledger has only an internal address: anonymous callers of the API do not see it at all.
     expect(await page.locator("tr[data-service=ledger]").count()).toBe(0)
+    // Search and the zone filter narrow the list in the page.
+    await page.getByLabel("Search").fill("zzz")
+    await page.locator("tr[data-service]").first().waitFor({ state: "detached" })
+    await page.getByLabel("Search").fill("")
+    await page.getByLabel("Zone").selectOption("eu-1")
+    await page.locator("tr[data-service=billing]").waitFor()
+    expect(await page.locator("tr[data-service]").count()).toBe(1)
     await billing.getByRole("link", { name: "billing" }).click()
     await page.locator("tr[data-endpoint=billing-1]").waitFor()
     const text = await page.locator("main").textContent()
