@@ -9,14 +9,15 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberMap from "effect/FiberMap"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as MutableRef from "effect/MutableRef"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
-import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import type { WebSocketServer } from "ws"
 import { Caller, type CallerInfo } from "../auth/caller.js"
 import { Tokens } from "../auth/tokens.js"
 import { ConfigService } from "../config/service.js"
@@ -32,7 +33,7 @@ import { findCommand } from "./commands.js"
 import { closeCodes, type Connection, encodeMessage } from "./connection.js"
 import { InvalidJson, InvalidMessage, MessageTooLarge } from "./errors.js"
 import { ClientMessage, type ServerMessage } from "./protocol.js"
-import { type RawWebSocket, rawWebSocketOf } from "./raw.js"
+import { acceptWebSocket, isUpgradeRequest, makeWebSocketServer, type SocketEvent } from "./socket.js"
 
 /** Open connections, counted against `websocket.maxConnections`. */
 export class WebSocketHub extends Context.Tag("miko/websocket/WebSocketHub")<WebSocketHub, {
@@ -76,8 +77,9 @@ const idOf = (text: string): string | number | null => {
 }
 
 /** One connection from upgrade to close. */
-const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCaller: CallerInfo | undefined) =>
+const serveConnection = (server: WebSocketServer, request: HttpServerRequest.HttpServerRequest, headerCaller: CallerInfo | undefined) =>
   Effect.gen(function*() {
+    const { events, socket: ws } = yield* acceptWebSocket(server, request)
     const hub = yield* WebSocketHub
     const config = yield* ConfigService
     const tokens = yield* Tokens
@@ -90,11 +92,7 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
     const closed = yield* Deferred.make<{ readonly code: number; readonly reason: string; readonly terminate?: boolean }>()
     const subscriptions = yield* FiberMap.make<string>()
     const subscriptionCounter = yield* Ref.make(0)
-    // Read by `sendText`, which broadcasts call outside Effect: a plain cell, set once the socket is open.
-    const raw = MutableRef.make<RawWebSocket | undefined>(undefined)
-    const lastPong = yield* Ref.make(0)
-    // `ws` calls back from outside Effect (pongs): those callbacks run on the connection's runtime.
-    const runSync = Runtime.runSync(yield* Effect.runtime<never>())
+    const lastPong = yield* Ref.make(yield* Clock.currentTimeMillis)
 
     const close = (code: number, reason: string) => Deferred.succeed(closed, { code, reason })
     /** For a peer that no longer reads: no closing handshake to wait for. */
@@ -107,8 +105,7 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
      */
     const outbox = { pending: 0 }
     const sendText = (text: string): boolean => {
-      const ws = MutableRef.get(raw)
-      if (ws === undefined || ws.readyState !== 1) return true
+      if (ws.readyState !== ws.OPEN) return true
       if (outbox.pending >= limits.outgoingQueue) return false
       outbox.pending++
       ws.send(text, () => outbox.pending--)
@@ -178,8 +175,6 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
       })
 
     const heartbeat = Effect.gen(function*() {
-      const ws = MutableRef.get(raw)
-      if (ws === undefined) return
       const now = yield* Clock.currentTimeMillis
       if (now - (yield* Ref.get(lastPong)) > Duration.toMillis(limits.pingInterval) + Duration.toMillis(limits.pongTimeout)) {
         yield* Effect.logInfo(`closing WebSocket ${id}: no answer to pings`)
@@ -205,26 +200,41 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
     })
 
     const session = Effect.scoped(Effect.gen(function*() {
-      const ws = rawWebSocketOf(request)
-      yield* Effect.sync(() => MutableRef.set(raw, ws))
-      ws?.on("pong", () => runSync(Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.set(lastPong, now))))
-      yield* Ref.set(lastPong, yield* Clock.currentTimeMillis)
       yield* send({ type: "hello", version, authenticated: headerCaller !== undefined })
       yield* Effect.forkScoped(heartbeat)
       yield* Effect.forkScoped(onShutdown)
       if (headerCaller === undefined) yield* Effect.forkScoped(authDeadline)
       const { code, reason, terminate: abrupt } = yield* Deferred.await(closed)
       // What was already handed to the socket goes out before the close frame.
-      if (abrupt === true) ws?.terminate()
-      else ws?.close(code, reason)
+      if (abrupt === true) ws.terminate()
+      else ws.close(code, reason)
     }))
 
-    const socket = yield* request.upgrade
+    /** The socket's events in order: each message handled on a fiber of its own, until the socket closes. */
+    const pump = Effect.scoped(Effect.gen(function*() {
+      const run = yield* FiberSet.makeRuntime<Registry | ConfigService | Scheduler | EndpointBroadcast>()
+      yield* Effect.forkScoped(session)
+      while (true) {
+        const event: SocketEvent = yield* Queue.take(events)
+        switch (event._tag) {
+          case "Message":
+            run(onMessage(event.data).pipe(Effect.catchAllCause((cause) => Effect.logError(`WebSocket ${id}: message not handled`, cause))))
+            break
+          case "Pong":
+            yield* Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.set(lastPong, now))
+            break
+          case "Failed":
+            yield* Effect.logInfo(`WebSocket ${id}: ${event.error.message}`)
+            break
+          case "Closed":
+            return
+        }
+      }
+    }))
+
     yield* Ref.update(hub.open, (n) => n + 1)
     yield* Metric.increment(connections)
-    // The session starts once the socket is open (writing earlier is not allowed) and ends with it.
-    yield* socket.runRaw(onMessage, { onOpen: Effect.asVoid(Effect.fork(session)) }).pipe(
-      Effect.ignore,
+    yield* pump.pipe(
       lifecycle.hold,
       Effect.ensuring(Effect.all([
         Ref.update(hub.open, (n) => n - 1),
@@ -237,7 +247,7 @@ const serveConnection = (request: HttpServerRequest.HttpServerRequest, headerCal
 
 
 /** `GET /v1/ws`: checks the limits and an Authorization header, then upgrades. */
-const upgrade = Effect.gen(function*() {
+const upgrade = (server: WebSocketServer) => Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
   if (request.headers["upgrade"]?.toLowerCase() !== "websocket") {
     return errorResponse(426, "upgrade_required", "this is the WebSocket endpoint: connect with a WebSocket client")
@@ -259,7 +269,10 @@ const upgrade = Effect.gen(function*() {
     if (Option.isNone(found)) return errorResponse(401, "unauthorized", "unknown or revoked token")
     caller = found.value
   }
-  yield* serveConnection(request, caller)
+  if (!isUpgradeRequest(request)) {
+    return errorResponse(400, "invalid_request", "not a WebSocket handshake: send Connection: Upgrade, Upgrade: websocket and the Sec-WebSocket-* headers")
+  }
+  yield* serveConnection(server, request, caller)
   return HttpServerResponse.empty()
 })
 
@@ -268,6 +281,7 @@ export const layerWebSocketRoute = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function*() {
     const context = yield* Effect.context<WebSocketHub | ConfigService | Tokens | Lifecycle | Registry | Scheduler | EndpointBroadcast>()
     yield* initializeMetrics
-    yield* router.get("/v1/ws", Effect.provide(upgrade, context))
+    const server = yield* makeWebSocketServer
+    yield* router.get("/v1/ws", Effect.provide(upgrade(server), context))
   })
 ).pipe(Layer.provide([layerHub, layerBroadcast]))
