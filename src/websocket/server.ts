@@ -9,11 +9,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberMap from "effect/FiberMap"
-import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -33,7 +31,7 @@ import { findCommand } from "./commands.js"
 import { closeCodes, type Connection, encodeMessage } from "./connection.js"
 import { InvalidJson, InvalidMessage, MessageTooLarge } from "./errors.js"
 import { ClientMessage, type ServerMessage } from "./protocol.js"
-import { acceptWebSocket, isUpgradeRequest, makeWebSocketServer, type SocketEvent } from "./socket.js"
+import { acceptWebSocket, handleEvents, isUpgradeRequest, makeWebSocketServer } from "./socket.js"
 
 /** Open connections, counted against `websocket.maxConnections`. */
 export class WebSocketHub extends Context.Tag("miko/websocket/WebSocketHub")<WebSocketHub, {
@@ -74,6 +72,36 @@ const idOf = (text: string): string | number | null => {
   const match = /"id"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)/.exec(text)
   if (match === null) return null
   return match[1]!.startsWith("\"") ? (JSON.parse(match[1]!) as string) : Number(match[1])
+}
+
+/** Runs one command as `who` and answers with its result, or with the error envelope. */
+const runCommand = (
+  message: Extract<ClientMessage, { type: "command" }>,
+  who: CallerInfo,
+  connection: Connection,
+  context: Context.Context<Registry | ConfigService | Scheduler | EndpointBroadcast>
+) => {
+  const { send } = connection
+  return Effect.gen(function*() {
+    const run = yield* findCommand(message.command)
+    return yield* run(message.args, connection)
+  }).pipe(
+    Effect.provideService(Caller, who),
+    Effect.provide(context),
+    Effect.matchCauseEffect({
+      onSuccess: (outcome) =>
+        Effect.zipRight(send({ id: message.id, type: "result", ok: true, data: outcome.data ?? null }), outcome.afterReply ?? Effect.void),
+      onFailure: (cause) =>
+        Option.match(Cause.failureOption(cause), {
+          onSome: (error) => send({ id: message.id, type: "result", ok: false, error: errorBody(error) }),
+          onNone: () =>
+            Effect.zipRight(
+              Effect.logError("WebSocket command failed", cause),
+              send({ id: message.id, type: "result", ok: false, error: internalErrorBody })
+            )
+        })
+    })
+  )
 }
 
 /** One connection from upgrade to close. */
@@ -123,28 +151,6 @@ const serveConnection = (server: WebSocketServer, request: HttpServerRequest.Htt
       nextSubscriptionId: Effect.map(Ref.updateAndGet(subscriptionCounter, (n) => n + 1), (n) => `sub-${n}`)
     }
 
-    const runCommand = (message: Extract<ClientMessage, { type: "command" }>, who: CallerInfo) =>
-      Effect.gen(function*() {
-        const run = yield* findCommand(message.command)
-        return yield* run(message.args, connection)
-      }).pipe(
-        Effect.provideService(Caller, who),
-        Effect.provide(context),
-        Effect.matchCauseEffect({
-          onSuccess: (outcome) =>
-            Effect.zipRight(send({ id: message.id, type: "result", ok: true, data: outcome.data ?? null }), outcome.afterReply ?? Effect.void),
-          onFailure: (cause) =>
-            Option.match(Cause.failureOption(cause), {
-              onSome: (error) => send({ id: message.id, type: "result", ok: false, error: errorBody(error) }),
-              onNone: () =>
-                Effect.zipRight(
-                  Effect.logError("WebSocket command failed", cause),
-                  send({ id: message.id, type: "result", ok: false, error: internalErrorBody })
-                )
-            })
-        })
-      )
-
     const onMessage = (data: string | Uint8Array) =>
       Effect.gen(function*() {
         const text = typeof data === "string" ? data : new TextDecoder().decode(data)
@@ -171,7 +177,7 @@ const serveConnection = (server: WebSocketServer, request: HttpServerRequest.Htt
             error: { code: "unauthorized", message: "authenticate first: send {\"type\":\"auth\",\"token\":\"...\"}" }
           })
         }
-        yield* runCommand(message, who)
+        yield* runCommand(message, who, connection, context)
       })
 
     const heartbeat = Effect.gen(function*() {
@@ -210,27 +216,14 @@ const serveConnection = (server: WebSocketServer, request: HttpServerRequest.Htt
       else ws.close(code, reason)
     }))
 
-    /** The socket's events in order: each message handled on a fiber of its own, until the socket closes. */
-    const pump = Effect.scoped(Effect.gen(function*() {
-      const run = yield* FiberSet.makeRuntime<Registry | ConfigService | Scheduler | EndpointBroadcast>()
-      yield* Effect.forkScoped(session)
-      while (true) {
-        const event: SocketEvent = yield* Queue.take(events)
-        switch (event._tag) {
-          case "Message":
-            run(onMessage(event.data).pipe(Effect.catchAllCause((cause) => Effect.logError(`WebSocket ${id}: message not handled`, cause))))
-            break
-          case "Pong":
-            yield* Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.set(lastPong, now))
-            break
-          case "Failed":
-            yield* Effect.logInfo(`WebSocket ${id}: ${event.error.message}`)
-            break
-          case "Closed":
-            return
-        }
-      }
-    }))
+    const pump = Effect.scoped(Effect.zipRight(
+      Effect.forkScoped(session),
+      handleEvents(events, {
+        message: (data) => onMessage(data).pipe(Effect.catchAllCause((cause) => Effect.logError(`WebSocket ${id}: message not handled`, cause))),
+        pong: Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.set(lastPong, now)),
+        failed: (error) => Effect.logInfo(`WebSocket ${id}: ${error.message}`)
+      })
+    ))
 
     yield* Ref.update(hub.open, (n) => n + 1)
     yield* Metric.increment(connections)

@@ -2,6 +2,7 @@ import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequ
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
 import * as Queue from "effect/Queue"
 import { type RawData, type WebSocket, WebSocketServer } from "ws"
 
@@ -59,3 +60,29 @@ export const acceptWebSocket = (
       })
       return Effect.sync(() => incoming.socket.off("close", refused))
     }))
+
+/** Handles a socket's events in order, each message on a fiber of its own, until the socket closes. */
+export const handleEvents = <R>(events: Queue.Dequeue<SocketEvent>, handlers: {
+  readonly message: (data: string | Uint8Array) => Effect.Effect<void, never, R>
+  readonly pong: Effect.Effect<void>
+  readonly failed: (error: Error) => Effect.Effect<void>
+}): Effect.Effect<void, never, R> =>
+  Effect.scoped(Effect.gen(function*() {
+    const run = yield* FiberSet.makeRuntime<R>()
+    while (true) {
+      const event = yield* Queue.take(events)
+      switch (event._tag) {
+        case "Message":
+          run(handlers.message(event.data))
+          break
+        case "Pong":
+          yield* handlers.pong
+          break
+        case "Failed":
+          yield* handlers.failed(event.error)
+          break
+        case "Closed":
+          return
+      }
+    }
+  }))
