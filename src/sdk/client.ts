@@ -153,6 +153,73 @@ const noHealthyEndpoint = (options: ResolvedOptions, service: string, entry: Ser
   return new NoHealthyEndpoint({ service, message: `service ${JSON.stringify(service)} has no healthy endpoint: ${detail}` })
 }
 
+const unknownService = (service: string) => new UnknownService({ service, message: `no service ${JSON.stringify(service)} in Miko's list` })
+
+/** Choosing an endpoint from the list at hand: the strategy, the round-robin turns and the circuit breaker's marks. */
+const makeChooser = (options: ResolvedOptions, cells: {
+  readonly latest: MutableRef.MutableRef<Snapshot | undefined>
+  readonly picker: MutableRef.MutableRef<Picker>
+  readonly entryOf: (service: string) => Effect.Effect<ServiceEntry, LookupError>
+}) => {
+  const { entryOf, latest, picker } = cells
+  const cooldownMillis = Duration.toMillis(options.cooldown)
+
+  /** One choice among the entry's candidates, advancing the service's round-robin turn. Synchronous. */
+  const chooseSync = (service: string, entry: ServiceEntry, tried: ReadonlySet<string> | undefined, now: number, random: number) => {
+    const p = MutableRef.get(picker)
+    const turn = Option.getOrElse(HashMap.get(p.turns, service), () => 0)
+    const chosen = choose(entry, { strategy: options.strategy, zone: options.zone, marks: p.marks, now, tried, turn, random })
+    if (options.strategy !== "weighted-random") {
+      MutableRef.set(picker, { marks: p.marks, turns: HashMap.set(p.turns, service, (turn + 1) % Number.MAX_SAFE_INTEGER) })
+    }
+    return chosen ?? noHealthyEndpoint(options, service, entry)
+  }
+
+  const chooseIn = (service: string, entry: ServiceEntry, tried: ReadonlySet<string> | undefined, random: number) =>
+    Effect.clockWith((clock): Effect.Effect<Candidate, NoHealthyEndpoint> => {
+      if (entry.candidates.length === 0) return Effect.fail(noHealthyEndpoint(options, service, entry))
+      const chosen = chooseSync(service, entry, tried, clock.unsafeCurrentTimeMillis(), random)
+      return chosen instanceof NoHealthyEndpoint ? Effect.fail(chosen) : Effect.succeed(chosen)
+    })
+
+  const chooseFor = (service: string, tried: ReadonlySet<string> | undefined): Effect.Effect<Candidate, PickError> => {
+    if (options.strategy === "weighted-random") {
+      return Effect.flatMap(entryOf(service), (entry) => Effect.flatMap(Random.next, (random) => chooseIn(service, entry, tried, random)))
+    }
+    // The common case in as few steps as it takes: on every request.
+    return Effect.suspend(() => {
+      const snapshot = MutableRef.get(latest)
+      if (snapshot === undefined) return Effect.flatMap(entryOf(service), (entry) => chooseIn(service, entry, tried, 0))
+      const entry = snapshot.services.get(service)
+      return entry === undefined ? Effect.fail(unknownService(service)) : chooseIn(service, entry, tried, 0)
+    })
+  }
+
+  /**
+   * The same choice as a plain function, for the Promise client's fast path: `undefined` while
+   * there is no list yet (the caller then takes the Effect path, which waits for it).
+   */
+  const chooseNow = (service: string): Candidate | UnknownService | NoHealthyEndpoint | undefined => {
+    const snapshot = MutableRef.get(latest)
+    if (snapshot === undefined) return undefined
+    const entry = snapshot.services.get(service)
+    if (entry === undefined) return unknownService(service)
+    if (entry.candidates.length === 0) return noHealthyEndpoint(options, service, entry)
+    return chooseSync(service, entry, undefined, Date.now(), Math.random())
+  }
+
+  const markDown = (endpoint: Endpoint) =>
+    cooldownMillis <= 0
+      ? Effect.void
+      : Effect.clockWith((clock) =>
+        Effect.sync(() =>
+          MutableRef.update(picker, (p) => ({ ...p, marks: mark(p.marks, endpoint, clock.unsafeCurrentTimeMillis() + cooldownMillis) }))
+        )
+      )
+
+  return { chooseFor, chooseNow, markDown }
+}
+
 /** Builds the client from checked options and its transports. */
 export const make = (options: ResolvedOptions, transport: ClientTransport): Effect.Effect<MikoClientService, never, Scope.Scope> =>
   Effect.map(makeWithInternals(options, transport), ({ service }) => service)
@@ -169,7 +236,6 @@ const makeWithInternals = (
     // list as Effect code follows it (waiting for the first one, watching staleness).
     const latest = MutableRef.make<Snapshot | undefined>(undefined)
     const picker = MutableRef.make<Picker>({ marks: HashMap.empty(), turns: HashMap.empty() })
-    const cooldownMillis = Duration.toMillis(options.cooldown)
     const unreachable = (message: string) =>
       new MikoUnreachable({ address: options.address, message: `Miko at ${options.address} is unreachable: ${message}` })
 
@@ -238,68 +304,13 @@ const makeWithInternals = (
     /** The list at hand; before the first one, waits for the first attempt to end. */
     const current = Effect.flatMap(SubscriptionRef.get(state), settled)
 
-    const unknownService = (service: string) => new UnknownService({ service, message: `no service ${JSON.stringify(service)} in Miko's list` })
-
     const entryOf = (service: string): Effect.Effect<ServiceEntry, LookupError> =>
       Effect.flatMap(current, (snapshot) => {
         const entry = snapshot.services.get(service)
         return entry === undefined ? Effect.fail(unknownService(service)) : Effect.succeed(entry)
       })
 
-    // ---- Choosing an endpoint
-
-    /** One choice among the entry's candidates, advancing the service's round-robin turn. Synchronous. */
-    const chooseSync = (service: string, entry: ServiceEntry, tried: ReadonlySet<string> | undefined, now: number, random: number) => {
-      const p = MutableRef.get(picker)
-      const turn = Option.getOrElse(HashMap.get(p.turns, service), () => 0)
-      const chosen = choose(entry, { strategy: options.strategy, zone: options.zone, marks: p.marks, now, tried, turn, random })
-      if (options.strategy !== "weighted-random") {
-        MutableRef.set(picker, { marks: p.marks, turns: HashMap.set(p.turns, service, (turn + 1) % Number.MAX_SAFE_INTEGER) })
-      }
-      return chosen ?? noHealthyEndpoint(options, service, entry)
-    }
-
-    const chooseIn = (service: string, entry: ServiceEntry, tried: ReadonlySet<string> | undefined, random: number) =>
-      Effect.clockWith((clock): Effect.Effect<Candidate, NoHealthyEndpoint> => {
-        if (entry.candidates.length === 0) return Effect.fail(noHealthyEndpoint(options, service, entry))
-        const chosen = chooseSync(service, entry, tried, clock.unsafeCurrentTimeMillis(), random)
-        return chosen instanceof NoHealthyEndpoint ? Effect.fail(chosen) : Effect.succeed(chosen)
-      })
-
-    const chooseFor = (service: string, tried: ReadonlySet<string> | undefined): Effect.Effect<Candidate, PickError> => {
-      if (options.strategy === "weighted-random") {
-        return Effect.flatMap(entryOf(service), (entry) => Effect.flatMap(Random.next, (random) => chooseIn(service, entry, tried, random)))
-      }
-      // The common case in as few steps as it takes: on every request.
-      return Effect.suspend(() => {
-        const snapshot = MutableRef.get(latest)
-        if (snapshot === undefined) return Effect.flatMap(entryOf(service), (entry) => chooseIn(service, entry, tried, 0))
-        const entry = snapshot.services.get(service)
-        return entry === undefined ? Effect.fail(unknownService(service)) : chooseIn(service, entry, tried, 0)
-      })
-    }
-
-    /**
-     * The same choice as a plain function, for the Promise client's fast path: `undefined` while
-     * there is no list yet (the caller then takes the Effect path, which waits for it).
-     */
-    const chooseNow = (service: string): Candidate | UnknownService | NoHealthyEndpoint | undefined => {
-      const snapshot = MutableRef.get(latest)
-      if (snapshot === undefined) return undefined
-      const entry = snapshot.services.get(service)
-      if (entry === undefined) return unknownService(service)
-      if (entry.candidates.length === 0) return noHealthyEndpoint(options, service, entry)
-      return chooseSync(service, entry, undefined, Date.now(), Math.random())
-    }
-
-    const markDown = (endpoint: Endpoint) =>
-      cooldownMillis <= 0
-        ? Effect.void
-        : Effect.clockWith((clock) =>
-          Effect.sync(() =>
-            MutableRef.update(picker, (p) => ({ ...p, marks: mark(p.marks, endpoint, clock.unsafeCurrentTimeMillis() + cooldownMillis) }))
-          )
-        )
+    const { chooseFor, chooseNow, markDown } = makeChooser(options, { latest, picker, entryOf })
 
     // ---- Requests to services
 

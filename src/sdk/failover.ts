@@ -63,6 +63,67 @@ interface Retry {
   readonly whenRefused: boolean
 }
 
+/** `fetch` attempts on one endpoint, as `Attempt`s: an answer, or why there was none. */
+const makeFetchAttempts = (fetchFn: Fetch, deadlines: Deadlines | undefined) => {
+  const responded = (value: Response): Attempt<Response, AttemptFailure> => ({ _tag: "Success", value, failed: unavailable(value.status) })
+  const threw = (cause: unknown): Attempt<Response, AttemptFailure> => ({ _tag: "Failure", error: new AttemptFailure(cause), failed: true, refused: isRefused(cause) })
+  /** The caller cancelled: not the endpoint's fault, and not to be tried elsewhere. */
+  const cancelled = (signal: AbortSignal): Attempt<Response, AttemptFailure> => ({ _tag: "Failure", error: new AttemptFailure(signal.reason), failed: false, refused: false })
+  const rejected = (init: RequestInit | undefined, cause: unknown) => (init?.signal?.aborted === true ? cancelled(init.signal) : threw(cause))
+
+  /** One `fetch` attempt: interrupting the fiber, the caller's signal and the attempt's deadline abort it. */
+  const attemptInterruptible = (url: string, init: RequestInit | undefined) =>
+    Effect.async<Attempt<Response, AttemptFailure>>((resume) => {
+      const controller = new AbortController()
+      const disarm = deadlines?.track(() => controller.abort(deadlines.error()))
+      const callerSignal = init?.signal ?? undefined
+      // Linking signals is costly: only when the caller brought one.
+      const signal = callerSignal === undefined ? controller.signal : AbortSignal.any([controller.signal, callerSignal])
+      fetchFn(url, { ...init, signal }).then(
+        (response) => {
+          disarm?.()
+          resume(Effect.succeed(responded(response)))
+        },
+        (error: unknown) => {
+          disarm?.()
+          resume(Effect.succeed(rejected(init, error)))
+        }
+      )
+      return Effect.sync(() => {
+        disarm?.()
+        controller.abort()
+      })
+    })
+
+  /**
+   * One `fetch` attempt that cancels as `fetch` does, through the caller's signal only. It
+   * attaches no signal of its own (undici pays for every signal a request carries, more than the
+   * rest of the SDK's work): an attempt past its deadline is left behind, and its response, should
+   * one still come, is discarded. A plain Promise: the Promise client sends first attempts without
+   * entering the Effect runtime.
+   */
+  const sendDetached = (url: string, init: RequestInit | undefined) =>
+    new Promise<Attempt<Response, AttemptFailure>>((resolve) => {
+      let settled = false
+      const settle = (outcome: Attempt<Response, AttemptFailure>) => {
+        if (settled) return false
+        settled = true
+        disarm?.()
+        resolve(outcome)
+        return true
+      }
+      const disarm = deadlines?.track(() => settle(threw(deadlines.error())))
+      fetchFn(url, init).then(
+        (response) => {
+          if (!settle(responded(response))) void response.body?.cancel().catch(() => undefined)
+        },
+        (error: unknown) => settle(rejected(init, error))
+      )
+    })
+
+  return { attemptInterruptible, sendDetached }
+}
+
 export const makeFailover = (chooser: Chooser, settings: FailoverSettings, fetchFn: Fetch) => {
   const finish = <A, E>(result: Attempt<A, E>): Effect.Effect<A, E> =>
     Predicate.isTagged(result, "Success") ? Effect.succeed(result.value) : Effect.fail(result.error)
@@ -155,62 +216,7 @@ export const makeFailover = (chooser: Chooser, settings: FailoverSettings, fetch
     )
   }
 
-  const responded = (value: Response): Attempt<Response, AttemptFailure> => ({ _tag: "Success", value, failed: unavailable(value.status) })
-  const threw = (cause: unknown): Attempt<Response, AttemptFailure> => ({ _tag: "Failure", error: new AttemptFailure(cause), failed: true, refused: isRefused(cause) })
-  /** The caller cancelled: not the endpoint's fault, and not to be tried elsewhere. */
-  const cancelled = (signal: AbortSignal): Attempt<Response, AttemptFailure> => ({ _tag: "Failure", error: new AttemptFailure(signal.reason), failed: false, refused: false })
-  const rejected = (init: RequestInit | undefined, cause: unknown) => (init?.signal?.aborted === true ? cancelled(init.signal) : threw(cause))
-  const { deadlines } = settings
-
-  /** One `fetch` attempt: interrupting the fiber, the caller's signal and the attempt's deadline abort it. */
-  const attemptInterruptible = (url: string, init: RequestInit | undefined) =>
-    Effect.async<Attempt<Response, AttemptFailure>>((resume) => {
-      const controller = new AbortController()
-      const disarm = deadlines?.track(() => controller.abort(deadlines.error()))
-      const callerSignal = init?.signal ?? undefined
-      // Linking signals is costly: only when the caller brought one.
-      const signal = callerSignal === undefined ? controller.signal : AbortSignal.any([controller.signal, callerSignal])
-      fetchFn(url, { ...init, signal }).then(
-        (response) => {
-          disarm?.()
-          resume(Effect.succeed(responded(response)))
-        },
-        (error: unknown) => {
-          disarm?.()
-          resume(Effect.succeed(rejected(init, error)))
-        }
-      )
-      return Effect.sync(() => {
-        disarm?.()
-        controller.abort()
-      })
-    })
-
-  /**
-   * One `fetch` attempt that cancels as `fetch` does, through the caller's signal only. It
-   * attaches no signal of its own (undici pays for every signal a request carries, more than the
-   * rest of the SDK's work): an attempt past its deadline is left behind, and its response, should
-   * one still come, is discarded. A plain Promise: the Promise client sends first attempts without
-   * entering the Effect runtime.
-   */
-  const sendDetached = (url: string, init: RequestInit | undefined) =>
-    new Promise<Attempt<Response, AttemptFailure>>((resolve) => {
-      let settled = false
-      const settle = (outcome: Attempt<Response, AttemptFailure>) => {
-        if (settled) return false
-        settled = true
-        disarm?.()
-        resolve(outcome)
-        return true
-      }
-      const disarm = deadlines?.track(() => settle(threw(deadlines.error())))
-      fetchFn(url, init).then(
-        (response) => {
-          if (!settle(responded(response))) void response.body?.cancel().catch(() => undefined)
-        },
-        (error: unknown) => settle(rejected(init, error))
-      )
-    })
+  const { attemptInterruptible, sendDetached } = makeFetchAttempts(fetchFn, settings.deadlines)
 
   const attemptDetached = (url: string, init: RequestInit | undefined) => Effect.promise(() => sendDetached(url, init))
 
