@@ -11,6 +11,8 @@ export type Unit = <A, E>(body: Effect.Effect<A, E>) => Effect.Effect<A, E | Sto
 
 /** One write waiting for its batch; each way of running it tells its caller how it ended. */
 interface Waiting {
+  /** Whether the caller already has its answer: it was interrupted (a client that went away) before its batch began. */
+  readonly settled: Effect.Effect<boolean>
   readonly alone: (transaction: Unit) => Effect.Effect<void>
   /** Runs inside the batch's transaction; answers how to tell the caller, once the batch is durable. */
   readonly inBatch: (savepoint: Unit) => Effect.Effect<Effect.Effect<void>>
@@ -36,16 +38,20 @@ export const makeGroupCommit = (units: { readonly transaction: Unit; readonly sa
       Effect.gen(function*() {
         const done = yield* Deferred.make<A, E | StorageError>()
         yield* Queue.offer(queue, {
+          settled: Deferred.isDone(done),
           alone: (transaction) => Effect.flatMap(Effect.exit(transaction(operation)), (exit) => Deferred.done(done, exit)),
           inBatch: (savepoint) => Effect.map(Effect.exit(savepoint(operation)), (exit) => Effect.asVoid(Deferred.done(done, exit))),
           fail: (cause) => Deferred.failCause(done, cause),
           interrupt: Deferred.interrupt(done)
         })
-        return yield* Deferred.await(done)
+        // A caller that stops waiting takes its write back, unless its batch has begun.
+        return yield* Deferred.await(done).pipe(Effect.onInterrupt(() => Deferred.interrupt(done)))
       })
 
-    const runBatch = (batch: ReadonlyArray<Waiting>) =>
-      batch.length === 1
+    const runBatch = (batch: ReadonlyArray<Waiting>): Effect.Effect<void> =>
+      batch.length === 0
+        ? Effect.void
+        : batch.length === 1
         ? batch[0]!.alone(units.transaction)
         : Effect.flatMap(
           Effect.exit(units.transaction(Effect.forEach(batch, (waiting) => waiting.inBatch(units.savepoint)))),
@@ -58,7 +64,9 @@ export const makeGroupCommit = (units: { readonly transaction: Unit; readonly sa
     // Writes still queued when the directory closes are told so; a batch under way finishes first.
     yield* Effect.addFinalizer(() => Effect.flatMap(Queue.takeAll(queue), (left) => Effect.forEach(left, (waiting) => waiting.interrupt, { discard: true })))
     yield* Queue.takeBetween(queue, 1, maxBatch).pipe(
-      Effect.flatMap((batch) => Effect.uninterruptible(runBatch(Chunk.toReadonlyArray(batch)))),
+      Effect.flatMap((batch) =>
+        Effect.uninterruptible(Effect.flatMap(Effect.filter(Chunk.toReadonlyArray(batch), (waiting) => Effect.negate(waiting.settled)), runBatch))
+      ),
       Effect.forever,
       Effect.forkScoped
     )

@@ -146,12 +146,12 @@ const healthChecks = (registry: Registry["Type"]) =>
       })
     const resync = (state: RegistryState) =>
       Effect.gen(function*() {
-        const seen = new Set<string>()
+        // Most endpoints of a large directory hold a lease and no check: only checked ones start a fiber.
         for (const [id, record] of HashMap.entries(state.records)) {
-          seen.add(id)
-          yield* follow(id, wantedOf(record))
+          const wanted = wantedOf(record)
+          if (wanted !== undefined) yield* follow(id, wanted)
         }
-        for (const id of [...running.keys()]) if (!seen.has(id)) yield* follow(id, undefined)
+        for (const id of [...running.keys()]) if (wantedOf(Option.getOrUndefined(HashMap.get(state.records, id))) === undefined) yield* follow(id, undefined)
       })
     let last: RegistryState | undefined
     yield* registry.changes.pipe(

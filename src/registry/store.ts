@@ -10,12 +10,32 @@ import { StorageError } from "../storage/errors.js"
 import { Notifications } from "../storage/notifications.js"
 import type { RegistryChange } from "./model.js"
 import { storable } from "../shared/storable.js"
-import { EndpointSource, EndpointStatus, Registration } from "./model.js"
+import { hasAnAddress, Protocol } from "../shared/address.js"
+import { PositiveDurationString } from "../shared/duration.js"
+import { EndpointSource, EndpointStatus, HealthCheck } from "./model.js"
 import type { EndpointRecord } from "./record.js"
+
+/**
+ * A registration as stored: the shape and types every reader of it relies on. What may be
+ * registered (address forms, bounds, lengths) was checked when it was accepted; a start-up reads
+ * every stored endpoint, and checking those rules again would double its time to ready.
+ */
+const StoredRegistration = Schema.Struct({
+  id: Schema.optionalWith(Schema.String, { exact: true }),
+  publicAddress: Schema.optionalWith(Schema.String, { exact: true }),
+  internalAddress: Schema.optionalWith(Schema.String, { exact: true }),
+  protocol: Schema.optionalWith(Protocol, { default: () => "http" as const }),
+  weight: Schema.optionalWith(Schema.Number, { default: () => 1 }),
+  zone: Schema.optionalWith(Schema.String, { exact: true }),
+  tags: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  metadata: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) }),
+  ttl: Schema.optionalWith(PositiveDurationString, { exact: true }),
+  check: Schema.optionalWith(HealthCheck, { exact: true })
+}).pipe(Schema.filter(hasAnAddress))
 
 /** An endpoint as one JSON text in the database (its row and its change-log entries). */
 const StoredBody = Schema.parseJson(Schema.Struct({
-  registration: Registration,
+  registration: StoredRegistration,
   source: Schema.optionalWith(EndpointSource, { exact: true, default: () => "registered" as const }),
   registeredAt: Schema.Number,
   lastSeenAt: Schema.Number,
@@ -80,12 +100,12 @@ const toBody = (record: EndpointRecord): Either.Either<string, StorageError> =>
     (error) => new StorageError({ message: `endpoint ${record.registration.id} would not read back as stored: ${error.message}` })
   )
 
-/** The endpoint a stored body holds; what no longer decodes (an older version, a manual edit) is reported and skipped. */
-const fromBody = (service: string, id: string, body: string): Effect.Effect<EndpointRecord | undefined> =>
+/** The endpoint a stored body holds, or why it no longer reads as one (an older version, a manual edit). */
+const recordOf = (service: string, id: string, body: string): Either.Either<EndpointRecord, string> =>
   Either.match(decodeBody(body), {
-    onLeft: (error) => Effect.as(Effect.logError(`skipping stored endpoint ${id} of service ${service}: it no longer reads as an endpoint: ${error.message}`), undefined),
+    onLeft: (error) => Either.left(`skipping stored endpoint ${id} of service ${service}: it no longer reads as an endpoint: ${error.message}`),
     onRight: (stored) =>
-      Effect.succeed({
+      Either.right({
         service,
         registration: { ...stored.registration, id: stored.registration.id ?? id },
         source: stored.source,
@@ -97,6 +117,19 @@ const fromBody = (service: string, id: string, body: string): Effect.Effect<Endp
         connection: stored.connection ?? undefined
       })
   })
+
+/** The endpoints stored bodies hold; what no longer decodes is reported and skipped. */
+const recordsOf = (rows: ReadonlyArray<{ readonly service: string; readonly id: string; readonly body: string }>) =>
+  Effect.suspend(() => {
+    // A plain loop: a start-up decodes every stored endpoint, and most directories have no bad row.
+    const records: Array<EndpointRecord> = []
+    const skipped: Array<string> = []
+    for (const row of rows) Either.match(recordOf(row.service, row.id, row.body), { onLeft: (why) => skipped.push(why), onRight: (record) => records.push(record) })
+    return Effect.as(Effect.forEach(skipped, (why) => Effect.logError(why), { discard: true }), records)
+  })
+
+const fromBody = (service: string, id: string, body: string): Effect.Effect<EndpointRecord | undefined> =>
+  Effect.map(recordsOf([{ service, id, body }]), (records) => records[0])
 
 const present = <A>(values: ReadonlyArray<A | undefined>): Array<A> => values.filter((value): value is A => value !== undefined)
 
@@ -121,8 +154,7 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
       load: Effect.gen(function*() {
         const rows = yield* sql<{ id: string; service: string; body: string }>`SELECT id, service, body FROM endpoints`
         const index = yield* sql<{ value: number | string }>`SELECT value FROM registry_state WHERE name = 'index'`
-        const records = yield* Effect.forEach(rows, (row) => fromBody(row.service, row.id, row.body))
-        return { index: Number(index[0]?.value ?? 1), records: present(records) }
+        return { index: Number(index[0]?.value ?? 1), records: yield* recordsOf(rows) }
       }).pipe(Effect.mapError(failed("loading endpoints"))),
       transaction: (body) =>
         sql.withTransaction(
