@@ -48,6 +48,13 @@ const identify = (tokens: Tokens["Type"], token: Redacted.Redacted<string>): Eff
   }))
 }
 
+/**
+ * The caller behind an `Authorization: Bearer` header, read as the API's security reads it: for
+ * routes outside the HttpApi (`GET /metrics`).
+ */
+export const callerOfHeader = (tokens: Tokens["Type"], header: string | undefined): Effect.Effect<CallerInfo, Unauthorized> =>
+  identify(tokens, Redacted.make(header === undefined ? "" : header.replace(/^Bearer(?:\s+|$)/i, "")))
+
 const gate = (tokens: Tokens["Type"], role: Role) => ({
   bearer: (token: Redacted.Redacted<string>) => Effect.flatMap(identify(tokens, token), checkRole(role))
 })

@@ -5,24 +5,14 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { anonymous, type CallerInfo, checkRole } from "../auth/caller.js"
-import { Unauthorized } from "../auth/errors.js"
+import { type CallerInfo, checkRole } from "../auth/caller.js"
+import { callerOfHeader } from "../auth/middleware.js"
 import { Tokens } from "../auth/tokens.js"
 import type { MikoConfig } from "../config/schema.js"
 import { ConfigService } from "../config/service.js"
 import { MetricsCollection, prometheusContentType } from "../telemetry/metrics.js"
 
 type Access = MikoConfig["telemetry"]["prometheus"]["access"]
-
-/** The caller of a request, read as the API reads `Authorization: Bearer`: a token Miko does not know is a 401. */
-const callerOf = (tokens: Tokens["Type"], header: string | undefined): Effect.Effect<CallerInfo, Unauthorized> => {
-  const secret = header === undefined ? "" : header.replace(/^Bearer(?:\s+|$)/i, "").trim()
-  if (secret === "") return Effect.succeed(anonymous)
-  return Effect.flatMap(tokens.authenticate(secret), Option.match({
-    onNone: () => Effect.fail(new Unauthorized({ message: "unknown or revoked token" })),
-    onSome: Effect.succeed
-  }))
-}
 
 /** Open, or the role `telemetry.prometheus.access` names: 401 anonymous, 403 a token without it. */
 const admit = (access: Access, caller: CallerInfo) => (access === "open" ? Effect.void : Effect.asVoid(checkRole(access)(caller)))
@@ -44,7 +34,7 @@ export const layerMetricsRoute = HttpApiBuilder.Router.use((router) =>
       const request = yield* HttpServerRequest.HttpServerRequest
       const { enabled, access } = (yield* config.current).telemetry.prometheus
       if (!enabled) return yield* new RouteNotFound({ request })
-      yield* admit(access, yield* callerOf(tokens, request.headers["authorization"]))
+      yield* admit(access, yield* callerOfHeader(tokens, request.headers["authorization"]))
       const text = yield* collection.value.scrape
       return HttpServerResponse.text(text, { contentType: prometheusContentType, headers: { "cache-control": "no-store" } })
     }))
