@@ -10,13 +10,14 @@ import * as Config from "./config/index.js"
 import { layerHttpApp, layerNodeServer, layerServe, Lifecycle, layerLifecycle } from "./http/index.js"
 import * as Registry from "./registry/index.js"
 import * as Scheduler from "./scheduler/index.js"
+import type { Environment } from "./shared/environment.js"
 import { layerDatabase, type StorageSettings } from "./storage/index.js"
 import { layerLogger, layerMetrics, layerOtel, layerProcessMetrics } from "./telemetry/index.js"
 
 /** Where the standalone service reads its configuration from. */
 export interface ServiceOptions {
   readonly configPath?: string | undefined
-  readonly env: Readonly<Record<string, string | undefined>>
+  readonly env: Environment
   readonly cwd: string
   readonly home?: string | undefined
 }
@@ -30,7 +31,7 @@ const storageSettings = (config: Config.MikoConfig): StorageSettings => ({ ...co
  * setting that cannot work (no PostgreSQL URL, an unset variable) becomes the `ConfigLoadError`
  * the binary reports with exit code 2, naming the key.
  */
-export const layerDatabaseFromConfig = (env: Readonly<Record<string, string | undefined>>) =>
+export const layerDatabaseFromConfig = (env: Environment) =>
   Layer.unwrapEffect(Effect.map(Config.BaseConfig, ({ resolved }) => layerDatabase(storageSettings(resolved.config), env))).pipe(
     Layer.mapError((error) => Predicate.isTagged(error, "StorageSettingsError") ? new Config.ConfigLoadError({ message: error.message }) : error)
   )
@@ -42,7 +43,7 @@ const layerConfigService = Config.layer.pipe(Layer.provide(Config.layerStoreSql)
  * The core services every capability builds on, given a `BaseConfig` and a `SqlClient`:
  * the live config, tokens, and the process lifecycle.
  */
-export const layerCore = (env: Readonly<Record<string, string | undefined>>) =>
+export const layerCore = (env: Environment) =>
   Layer.mergeAll(layerAuthentication, layerLifecycle).pipe(
     Layer.provideMerge(layerTokens(env)),
     Layer.provideMerge(layerConfigService)
@@ -63,7 +64,7 @@ export const layerRegistry = Layer.mergeAll(Registry.layerHealth, Registry.layer
  * The scheduler sits above storage, so on shutdown running tasks are drained and recorded
  * before the database closes.
  */
-const layerCapabilities = (env: Readonly<Record<string, string | undefined>>) =>
+const layerCapabilities = (env: Environment) =>
   layerRegistry.pipe(
     Layer.provideMerge(Scheduler.layer),
     Layer.provideMerge(layerCluster),
@@ -78,7 +79,7 @@ const layerCapabilities = (env: Readonly<Record<string, string | undefined>>) =>
  * `SqlClient` with `Storage.layerMigrations`) and a `FileSystem`. When the app shuts down,
  * readiness turns false and waits end first.
  */
-export const layerEmbedded = (options: { readonly env?: Readonly<Record<string, string | undefined>> | undefined } = {}) => {
+export const layerEmbedded = (options: { readonly env?: Environment | undefined } = {}) => {
   const shutdownSignal = Layer.scopedDiscard(
     Effect.flatMap(Lifecycle, (lifecycle) => Effect.addFinalizer(() => lifecycle.beginShutdown))
   )

@@ -10,6 +10,7 @@ import { ConfigLoadError } from "../config/errors.js"
 import { BaseConfig } from "../config/load.js"
 import type { MikoConfig, TokenSpec } from "../config/schema.js"
 import { ConfigService } from "../config/service.js"
+import type { Environment } from "../shared/environment.js"
 import { Notifications } from "../storage/notifications.js"
 import { storageError, StorageError } from "../storage/errors.js"
 import type { CallerInfo } from "./caller.js"
@@ -31,7 +32,7 @@ export class Tokens extends Context.Tag("miko/auth/Tokens")<Tokens, {
   readonly identify: (secret: string) => CallerInfo | undefined
 }>() {}
 
-const secretOf = (token: TokenSpec, env: Readonly<Record<string, string | undefined>>) =>
+const secretOf = (token: TokenSpec, env: Environment) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     if (token.secret !== undefined) return token.secret
@@ -55,7 +56,7 @@ const secretOf = (token: TokenSpec, env: Readonly<Record<string, string | undefi
     )
   })
 
-const resolveTokens = (config: MikoConfig, env: Readonly<Record<string, string | undefined>>) =>
+const resolveTokens = (config: MikoConfig, env: Environment) =>
   Effect.forEach(config.auth.tokens, (token) =>
     Effect.map(secretOf(token, env), (secret): KnownToken => ({
       hash: sha256(secret),
@@ -125,7 +126,7 @@ const bootstrapCaller: CallerInfo = { name: "bootstrap-admin", roles: new Set(["
  * while no token is configured.
  */
 export const layer = (
-  env: Readonly<Record<string, string | undefined>>
+  env: Environment
 ): Layer.Layer<
   Tokens,
   ConfigLoadError | StorageError,

@@ -3,13 +3,14 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Rec from "effect/Record"
+import type { Environment } from "../shared/environment.js"
 import type { CliError } from "./errors.js"
 import { resolveTarget } from "./target.js"
 import { connect, type Miko } from "./transport.js"
 
 /** What the commands need from the process, passed in so they stay testable. */
 export interface CliEnvironment {
-  readonly env: Readonly<Record<string, string | undefined>>
+  readonly env: Environment
   readonly cwd: string
   readonly home?: string | undefined
   /** Runs the service until it is told to stop. */

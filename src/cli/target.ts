@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { bootstrapTokenFile } from "../auth/tokens.js"
 import { BaseConfig, layerFromFiles } from "../config/load.js"
+import type { Environment } from "../shared/environment.js"
 import { CliError } from "./errors.js"
 
 export interface Target {
@@ -14,7 +15,7 @@ export interface TargetOptions {
   readonly address: Option.Option<string>
   readonly token: Option.Option<string>
   readonly configPath: Option.Option<string>
-  readonly env: Readonly<Record<string, string | undefined>>
+  readonly env: Environment
   readonly cwd: string
   readonly home?: string | undefined
 }

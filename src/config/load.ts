@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type { Environment } from "../shared/environment.js"
 import { ConfigLoadError } from "./errors.js"
 import { parseConfigText } from "./parse.js"
 import { type ConfigInputs, readEnv, type ResolvedConfig, resolveConfig } from "./resolve.js"
@@ -12,7 +13,7 @@ import { type ConfigInputs, readEnv, type ResolvedConfig, resolveConfig } from "
 export interface LoadOptions {
   /** `--config PATH`: must exist when given. */
   readonly configPath?: string | undefined
-  readonly env: Readonly<Record<string, string | undefined>>
+  readonly env: Environment
   readonly cwd: string
   readonly home?: string | undefined
 }

@@ -1,6 +1,7 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import type { Environment } from "../shared/environment.js"
 import { StorageSettingsError } from "./errors.js"
 
 /**
@@ -31,7 +32,7 @@ export interface StorageSettings extends SqliteSettings {
 }
 
 /** The process environment, where `secretEnv` names a variable. */
-export type Environment = Readonly<Record<string, string | undefined>>
+export type { Environment }
 
 /** The connection URL from `storage.postgres.url` or the variable `storage.postgres.secretEnv` names. */
 export const postgresUrl = (
