@@ -79,7 +79,12 @@ export interface JournalFollower {
  * may have written), then stages its changes, commits, and only then publishes them, change by
  * change in index order. A failed write leaves nothing behind.
  */
-export const makeJournal = (store: RegistryStore["Type"], initial: RegistryState, follower: JournalFollower) =>
+
+/**
+ * The directory's states: the published one readers see, the working one a write changes, and
+ * what the write staged in between; publishing makes the staged changes visible, in index order.
+ */
+const makeStaging = (initial: RegistryState, follower: JournalFollower) =>
   Effect.gen(function*() {
     /** What readers and watchers see: only committed changes. */
     const published = yield* SubscriptionRef.make<RegistryState>(initial)
@@ -97,8 +102,6 @@ export const makeJournal = (store: RegistryStore["Type"], initial: RegistryState
     // Waiters for "the index moved" share one Deferred per index, replaced on every change:
     // a thousand blocked requests cost one completion, not a thousand stream subscriptions.
     const nextChange = yield* Ref.make(yield* Deferred.make<void>())
-    const lock = yield* Effect.makeSemaphore(1)
-    const serialized = lock.withPermits(1)
 
     /** Adds one change to the working state; it becomes visible when the write commits. */
     const stage = (entry: LoggedChange) =>
@@ -154,6 +157,22 @@ export const makeJournal = (store: RegistryStore["Type"], initial: RegistryState
       Effect.flatMap(SubscriptionRef.get(published), (state) => Ref.set(working, state))
     ], { discard: true })
 
+    /** Where a write found the working state, to return to it when the write fails inside a batch. */
+    const mark = Effect.map(
+      Effect.all([Ref.get(working), Ref.get(staged), Ref.get(quietlyChanged)]),
+      ([state, stagedBefore, quietBefore]) =>
+        Effect.all([Ref.set(working, state), Ref.set(staged, stagedBefore), Ref.set(quietlyChanged, quietBefore)], { discard: true })
+    )
+
+    return { published, shownNow: () => shownNow, working, staged, history, nextChange, stage, stageQuietly, publish, discard, mark }
+  })
+
+export const makeJournal = (store: RegistryStore["Type"], initial: RegistryState, follower: JournalFollower) =>
+  Effect.gen(function*() {
+    const { discard, history, mark, nextChange, publish, published, shownNow, stage, stageQuietly, staged, working } = yield* makeStaging(initial, follower)
+    const lock = yield* Effect.makeSemaphore(1)
+    const serialized = lock.withPermits(1)
+
     /**
      * Brings the working state up to the log. A replica too far behind (the entries it needs
      * were trimmed) reloads the whole directory; its watchers then get a fresh snapshot.
@@ -197,13 +216,7 @@ export const makeJournal = (store: RegistryStore["Type"], initial: RegistryState
      * A write inside a batch: on failure its savepoint is rolled back, and the working state
      * returns to where the write found it, so that the next write of the batch starts clean.
      */
-    const savepoint: Unit = (body) =>
-      Effect.gen(function*() {
-        const [state, stagedBefore, quietBefore] = [yield* Ref.get(working), yield* Ref.get(staged), yield* Ref.get(quietlyChanged)]
-        return yield* store.savepoint(body).pipe(
-          Effect.onError(() => Effect.all([Ref.set(working, state), Ref.set(staged, stagedBefore), Ref.set(quietlyChanged, quietBefore)], { discard: true }))
-        )
-      })
+    const savepoint: Unit = (body) => Effect.flatMap(mark, (restore) => store.savepoint(body).pipe(Effect.onError(() => restore)))
 
     /** Every change goes through here; concurrent writes share a transaction (group-commit.ts). */
     const write = yield* makeGroupCommit({ transaction, savepoint })
@@ -229,7 +242,7 @@ export const makeJournal = (store: RegistryStore["Type"], initial: RegistryState
 
     return {
       published,
-      shownNow: () => shownNow,
+      shownNow,
       working: Ref.get(working),
       write,
       apply,
