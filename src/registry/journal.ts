@@ -230,8 +230,12 @@ export const makeJournal = (store: RegistryStore["Type"], initial: RegistryState
         yield* stage(entry)
       })
 
-    /** Saves an endpoint whose change callers need not hear about (a renewed lease). */
+    /** Saves an endpoint whose change callers need not hear about. */
     const touch = (record: EndpointRecord) => Effect.zipRight(store.touch(record), stageQuietly([record]))
+
+    /** Saves renewed leases: only their last heartbeat, in one statement. */
+    const renew = (records: ReadonlyArray<EndpointRecord>) =>
+      Effect.zipRight(store.renew(records.map((record) => [record.registration.id, record.lastSeenAt] as const)), stageQuietly(records))
 
     /** Reads what other replicas committed; their announcements and a timer both lead here. */
     const sync = serialized(Effect.zipRight(catchUp, publish).pipe(Effect.onError(() => discard)))
@@ -247,6 +251,7 @@ export const makeJournal = (store: RegistryStore["Type"], initial: RegistryState
       write,
       apply,
       touch,
+      renew,
       sync,
       publishQuietly,
       history: Ref.get(history),

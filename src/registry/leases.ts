@@ -63,10 +63,10 @@ export const makeLeaseUpkeep = (deps: {
       for (let start = 0; start < taken.length; start += renewalsPerTransaction) {
         yield* journal.write(Effect.gen(function*() {
           const { records } = yield* journal.working
-          for (const [id, at] of taken.slice(start, start + renewalsPerTransaction)) {
+          yield* journal.renew(taken.slice(start, start + renewalsPerTransaction).flatMap(([id, at]) => {
             const record = Option.getOrUndefined(HashMap.get(records, id))
-            if (record !== undefined && at > record.lastSeenAt) yield* journal.touch({ ...record, lastSeenAt: at })
-          }
+            return record !== undefined && at > record.lastSeenAt ? [{ ...record, lastSeenAt: at }] : []
+          }))
         })).pipe(Effect.tapError(() => renewals.restore(new Map(taken.slice(start)), now)))
       }
     })

@@ -69,6 +69,8 @@ export class RegistryStore extends Context.Tag("miko/registry/RegistryStore")<Re
   readonly commit: (entry: LoggedChange) => Effect.Effect<void, StorageError>
   /** Saves an endpoint without a change: a renewed lease callers need not hear about. */
   readonly touch: (record: EndpointRecord) => Effect.Effect<void, StorageError>
+  /** Saves lease renewals (endpoint id, last heartbeat) in one statement, leaving the bodies as they are. */
+  readonly renew: (renewals: ReadonlyArray<readonly [string, number]>) => Effect.Effect<void, StorageError>
   readonly get: (id: string) => Effect.Effect<EndpointRecord | undefined, StorageError>
   /** Logged changes after `index`, oldest first, at most `limit`. */
   readonly changesSince: (index: number, limit: number) => Effect.Effect<ReadonlyArray<LoggedChange>, StorageError>
@@ -119,17 +121,33 @@ const recordOf = (service: string, id: string, body: string): Either.Either<Endp
   })
 
 /** The endpoints stored bodies hold; what no longer decodes is reported and skipped. */
-const recordsOf = (rows: ReadonlyArray<{ readonly service: string; readonly id: string; readonly body: string }>) =>
+interface EndpointRow {
+  readonly service: string
+  readonly id: string
+  readonly body: string
+  /** The last renewal saved without the body (a BIGINT: a string from PostgreSQL). */
+  readonly last_seen_at?: number | string | null | undefined
+}
+
+/** The body's last heartbeat, or a later renewal saved beside it. */
+const withRenewal = (record: EndpointRecord, renewed: EndpointRow["last_seen_at"]): EndpointRecord =>
+  renewed === null || renewed === undefined || Number(renewed) <= record.lastSeenAt ? record : { ...record, lastSeenAt: Number(renewed) }
+
+const recordsOf = (rows: ReadonlyArray<EndpointRow>) =>
   Effect.suspend(() => {
     // A plain loop: a start-up decodes every stored endpoint, and most directories have no bad row.
     const records: Array<EndpointRecord> = []
     const skipped: Array<string> = []
-    for (const row of rows) Either.match(recordOf(row.service, row.id, row.body), { onLeft: (why) => skipped.push(why), onRight: (record) => records.push(record) })
+    for (const row of rows) {
+      Either.match(recordOf(row.service, row.id, row.body), {
+        onLeft: (why) => skipped.push(why),
+        onRight: (record) => records.push(withRenewal(record, row.last_seen_at))
+      })
+    }
     return Effect.as(Effect.forEach(skipped, (why) => Effect.logError(why), { discard: true }), records)
   })
 
-const fromBody = (service: string, id: string, body: string): Effect.Effect<EndpointRecord | undefined> =>
-  Effect.map(recordsOf([{ service, id, body }]), (records) => records[0])
+const fromRow = (row: EndpointRow): Effect.Effect<EndpointRecord | undefined> => Effect.map(recordsOf([row]), (records) => records[0])
 
 const present = <A>(values: ReadonlyArray<A | undefined>): Array<A> => values.filter((value): value is A => value !== undefined)
 
@@ -152,7 +170,7 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
 
     return RegistryStore.of({
       load: Effect.gen(function*() {
-        const rows = yield* sql<{ id: string; service: string; body: string }>`SELECT id, service, body FROM endpoints`
+        const rows = yield* sql<EndpointRow>`SELECT id, service, body, last_seen_at FROM endpoints`
         const index = yield* sql<{ value: number | string }>`SELECT value FROM registry_state WHERE name = 'index'`
         return { index: Number(index[0]?.value ?? 1), records: yield* recordsOf(rows) }
       }).pipe(Effect.mapError(failed("loading endpoints"))),
@@ -176,10 +194,15 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
       touch: (record) =>
         Effect.flatMap(toBody(record), (body) =>
           upsert(record, body).pipe(Effect.asVoid, Effect.mapError(failed(`saving endpoint ${record.registration.id}`)))),
+      // One UPDATE for the whole batch; both dialects name the columns of a VALUES list column1, column2.
+      renew: (renewals) =>
+        renewals.length === 0 ? Effect.void : sql`UPDATE endpoints SET last_seen_at = CAST(v.column2 AS BIGINT)
+          FROM (VALUES ${sql.csv(renewals.map(([id, at]) => sql`(${id}, ${at})`))}) AS v
+          WHERE endpoints.id = v.column1`.pipe(Effect.asVoid, Effect.mapError(failed(`saving ${renewals.length} lease renewals`))),
       get: (id) =>
-        sql<{ service: string; body: string }>`SELECT service, body FROM endpoints WHERE id = ${id}`.pipe(
+        sql<EndpointRow>`SELECT id, service, body, last_seen_at FROM endpoints WHERE id = ${id}`.pipe(
           Effect.mapError(failed(`reading endpoint ${id}`)),
-          Effect.flatMap((rows) => (rows[0] === undefined ? Effect.succeed(undefined) : fromBody(rows[0].service, id, rows[0].body)))
+          Effect.flatMap((rows) => (rows[0] === undefined ? Effect.succeed(undefined) : fromRow(rows[0])))
         ),
       changesSince: (index, limit) =>
         sql<{ idx: number | string; type: RegistryChange["type"]; service: string; endpoint_id: string; body: string }>`
@@ -187,7 +210,7 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
           Effect.mapError(failed(`reading changes after ${index}`)),
           Effect.flatMap((rows) =>
             Effect.forEach(rows, (row) =>
-              Effect.map(fromBody(row.service, row.endpoint_id, row.body), (record) =>
+              Effect.map(fromRow({ service: row.service, id: row.endpoint_id, body: row.body }), (record) =>
                 record === undefined
                   ? undefined
                   : { change: { index: Number(row.idx), type: row.type, service: row.service, endpointId: row.endpoint_id }, record }))

@@ -98,7 +98,9 @@ const migrations = {
         replica TEXT NOT NULL,
         PRIMARY KEY (task_id, trigger_name, slot)
       )`
-    ))
+    )),
+  // Lease renewals land here in batches, without encoding the endpoint's body again.
+  "0012_endpoints_last_seen": Effect.flatMap(SqlClient.SqlClient, (sql) => sql`ALTER TABLE endpoints ADD COLUMN last_seen_at BIGINT`)
 }
 
 const run = Migrator.make({})
