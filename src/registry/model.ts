@@ -1,5 +1,5 @@
 import * as Schema from "effect/Schema"
-import { Address, Protocol, ServiceName } from "../shared/address.js"
+import { Address, hasAnAddress, Protocol, ServiceName } from "../shared/address.js"
 import { PositiveDurationString } from "../shared/duration.js"
 
 export const EndpointStatus = Schema.Literal("passing", "warning", "critical").annotations({ identifier: "EndpointStatus" })
@@ -51,12 +51,7 @@ export const Registration = Schema.Struct({
     description: "Lease: without a heartbeat within this time the endpoint turns critical"
   }),
   check: Schema.optionalWith(HealthCheck, { exact: true })
-}).pipe(
-  Schema.filter((registration) =>
-    registration.publicAddress !== undefined || registration.internalAddress !== undefined ||
-    "Expected at least one of publicAddress or internalAddress"
-  )
-).annotations({ identifier: "Registration" })
+}).pipe(Schema.filter(hasAnAddress)).annotations({ identifier: "Registration" })
 export type Registration = typeof Registration.Type
 
 /** One endpoint as callers see it. `internalAddress` is present only for callers with the internal role. */

@@ -48,7 +48,7 @@ export interface ServiceDetailView {
  * The endpoint directory. Every change bumps one monotonic index and is published once on
  * `changes`, which long-polls, WebSocket subscribers and embedders all read.
  */
-export class Registry extends Context.Tag("miko/Registry")<Registry, {
+export class Registry extends Context.Tag("miko/registry/Registry")<Registry, {
   /** Registers or updates (same id) an endpoint; `connection` ties it to a WebSocket connection. */
   readonly register: (
     service: string,

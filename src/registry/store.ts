@@ -6,7 +6,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { StorageError } from "../storage/errors.js"
+import { StorageError, storageError } from "../storage/errors.js"
 import { Notifications } from "../storage/notifications.js"
 import type { RegistryChange } from "./model.js"
 import { storable } from "../shared/storable.js"
@@ -151,8 +151,6 @@ const fromRow = (row: EndpointRow): Effect.Effect<EndpointRecord | undefined> =>
 
 const present = <A>(values: ReadonlyArray<A | undefined>): Array<A> => values.filter((value): value is A => value !== undefined)
 
-const failed = (action: string) => (error: { readonly message: string }) => new StorageError({ message: `${action}: ${error.message}` })
-
 export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | Notifications> = Layer.effect(
   RegistryStore,
   Effect.gen(function*() {
@@ -173,15 +171,15 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
         const rows = yield* sql<EndpointRow>`SELECT id, service, body, last_seen_at FROM endpoints`
         const index = yield* sql<{ value: number | string }>`SELECT value FROM registry_state WHERE name = 'index'`
         return { index: Number(index[0]?.value ?? 1), records: yield* recordsOf(rows) }
-      }).pipe(Effect.mapError(failed("loading endpoints"))),
+      }).pipe(Effect.mapError(storageError("loading endpoints"))),
       transaction: (body) =>
         sql.withTransaction(
-          Effect.flatMap(Effect.mapError(lockIndex, failed("locking the directory")), (rows) => body(Number(rows[0]?.value ?? 0)))
-        ).pipe(Effect.catchIf((error): error is SqlError => error instanceof SqlError, (error) => Effect.fail(failed("writing the directory")(error)))),
+          Effect.flatMap(Effect.mapError(lockIndex, storageError("locking the directory")), (rows) => body(Number(rows[0]?.value ?? 0)))
+        ).pipe(Effect.catchIf((error): error is SqlError => error instanceof SqlError, (error) => Effect.fail(storageError("writing the directory")(error)))),
       // Nested inside `transaction`, @effect/sql makes this a savepoint.
       savepoint: (body) =>
         sql.withTransaction(body).pipe(
-          Effect.catchIf((error): error is SqlError => error instanceof SqlError, (error) => Effect.fail(failed("writing the directory")(error)))
+          Effect.catchIf((error): error is SqlError => error instanceof SqlError, (error) => Effect.fail(storageError("writing the directory")(error)))
         ),
       commit: ({ change, record }) =>
         Effect.flatMap(toBody(record), (body) =>
@@ -190,24 +188,24 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
             sql`INSERT INTO registry_changes (idx, type, service, endpoint_id, body)
                 VALUES (${change.index}, ${change.type}, ${change.service}, ${change.endpointId}, ${body})`,
             sql`UPDATE registry_state SET value = ${change.index} WHERE name = 'index'`
-          ], { discard: true }).pipe(Effect.mapError(failed(`saving change ${change.index} of endpoint ${change.endpointId}`)))),
+          ], { discard: true }).pipe(Effect.mapError(storageError(`saving change ${change.index} of endpoint ${change.endpointId}`)))),
       touch: (record) =>
         Effect.flatMap(toBody(record), (body) =>
-          upsert(record, body).pipe(Effect.asVoid, Effect.mapError(failed(`saving endpoint ${record.registration.id}`)))),
+          upsert(record, body).pipe(Effect.asVoid, Effect.mapError(storageError(`saving endpoint ${record.registration.id}`)))),
       // One UPDATE for the whole batch; both dialects name the columns of a VALUES list column1, column2.
       renew: (renewals) =>
         renewals.length === 0 ? Effect.void : sql`UPDATE endpoints SET last_seen_at = CAST(v.column2 AS BIGINT)
           FROM (VALUES ${sql.csv(renewals.map(([id, at]) => sql`(${id}, ${at})`))}) AS v
-          WHERE endpoints.id = v.column1`.pipe(Effect.asVoid, Effect.mapError(failed(`saving ${renewals.length} lease renewals`))),
+          WHERE endpoints.id = v.column1`.pipe(Effect.asVoid, Effect.mapError(storageError(`saving ${renewals.length} lease renewals`))),
       get: (id) =>
         sql<EndpointRow>`SELECT id, service, body, last_seen_at FROM endpoints WHERE id = ${id}`.pipe(
-          Effect.mapError(failed(`reading endpoint ${id}`)),
+          Effect.mapError(storageError(`reading endpoint ${id}`)),
           Effect.flatMap((rows) => (rows[0] === undefined ? Effect.succeed(undefined) : fromRow(rows[0])))
         ),
       changesSince: (index, limit) =>
         sql<{ idx: number | string; type: RegistryChange["type"]; service: string; endpoint_id: string; body: string }>`
           SELECT idx, type, service, endpoint_id, body FROM registry_changes WHERE idx > ${index} ORDER BY idx LIMIT ${limit}`.pipe(
-          Effect.mapError(failed(`reading changes after ${index}`)),
+          Effect.mapError(storageError(`reading changes after ${index}`)),
           Effect.flatMap((rows) =>
             Effect.forEach(rows, (row) =>
               Effect.map(fromRow({ service: row.service, id: row.endpoint_id, body: row.body }), (record) =>
@@ -220,7 +218,7 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
       trim: (keep) =>
         sql`DELETE FROM registry_changes WHERE idx <= (SELECT value FROM registry_state WHERE name = 'index') - ${keep}`.pipe(
           Effect.asVoid,
-          Effect.mapError(failed("trimming the change log"))
+          Effect.mapError(storageError("trimming the change log"))
         ),
       announce: (index) => notifications.publish(channel, String(index)),
       announcements: notifications.subscribe(channel).pipe(
