@@ -1,7 +1,6 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -113,8 +112,9 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
     const guard = yield* makeLeaseGuard({ config, cluster, store: makeProtectionStore(yield* SqlClient.SqlClient) })
     const renewals = makePendingRenewals({ shared: cluster.shared })
     const table = makeLeaseTable()
-    const initial = stateOf(yield* store.load)
-    table.reset(HashMap.entries(initial.records))
+    const loaded = yield* store.load
+    const initial = stateOf(loaded)
+    table.reset(loaded.records.map((record) => [record.registration.id, record] as const))
     const journal = yield* makeJournal(store, initial, table)
     const feed = makeFeed(journal)
     const upkeep = makeLeaseUpkeep({
