@@ -56,6 +56,35 @@ const withRecord = (state: Directory, record: EndpointRecord, removed: boolean):
   return { records: HashMap.set(state.records, id, record), byService: HashMap.set(byService, record.service, HashMap.set(service, id, record)) }
 }
 
+/**
+ * The directory with new versions of known records, none of which moves to another service (a
+ * renewed lease): one transient update of each map for the whole batch, so that a flush of many
+ * renewals copies each touched node of a large directory once rather than once per renewal.
+ */
+const withRenewed = (state: Directory, records: ReadonlyArray<EndpointRecord>): Directory => {
+  const known = records.filter((record) => Option.getOrUndefined(HashMap.get(state.records, record.registration.id))?.service === record.service)
+  if (known.length < records.length) return records.reduce((directory, record) => withRecord(directory, record, false), state)
+  const byService = new Map<string, Array<EndpointRecord>>()
+  for (const record of records) {
+    const renewed = byService.get(record.service)
+    if (renewed === undefined) byService.set(record.service, [record])
+    else renewed.push(record)
+  }
+  return {
+    records: HashMap.mutate(state.records, (mutable) => {
+      for (const record of records) HashMap.set(mutable, record.registration.id, record)
+    }),
+    byService: HashMap.mutate(state.byService, (mutable) => {
+      for (const [service, renewed] of byService) {
+        const current = HashMap.get(mutable, service).pipe(Option.getOrElse(() => HashMap.empty<string, EndpointRecord>()))
+        HashMap.set(mutable, service, HashMap.mutate(current, (endpoints) => {
+          for (const record of renewed) HashMap.set(endpoints, record.registration.id, record)
+        }))
+      }
+    })
+  }
+}
+
 /** The records of some services, or of all when none are named. */
 export const recordsOf = (state: Directory, services?: ReadonlyArray<string>): Iterable<EndpointRecord> =>
   services === undefined || services.length === 0
@@ -116,7 +145,7 @@ const makeStaging = (initial: RegistryState, follower: JournalFollower) =>
     /** New versions of known records that no watcher hears about as a change (a renewed lease). */
     const stageQuietly = (records: ReadonlyArray<EndpointRecord>) =>
       Effect.zipRight(
-        Ref.update(working, (state) => ({ ...state, ...records.reduce((directory, record) => withRecord(directory, record, false), state as Directory) })),
+        Ref.update(working, (state) => ({ ...state, ...withRenewed(state, records) })),
         Ref.update(quietlyChanged, (known) => [...known, ...records.map((record) => record.registration.id)])
       )
 

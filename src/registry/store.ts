@@ -15,33 +15,61 @@ import { PositiveDurationString } from "../shared/duration.js"
 import { EndpointSource, EndpointStatus, HealthCheck } from "./model.js"
 import type { EndpointRecord } from "./record.js"
 
-/**
- * A registration as stored: the shape and types every reader of it relies on. What may be
- * registered (address forms, bounds, lengths) was checked when it was accepted; a start-up reads
- * every stored endpoint, and checking those rules again would double its time to ready.
- */
-const StoredRegistration = Schema.Struct({
+/** What every stored registration carries, whichever version of Miko wrote it. */
+const storedRegistrationFields = {
   id: Schema.optionalWith(Schema.String, { exact: true }),
   publicAddress: Schema.optionalWith(Schema.String, { exact: true }),
   internalAddress: Schema.optionalWith(Schema.String, { exact: true }),
-  protocol: Schema.optionalWith(Protocol, { default: () => "http" as const }),
-  weight: Schema.optionalWith(Schema.Number, { default: () => 1 }),
   zone: Schema.optionalWith(Schema.String, { exact: true }),
-  tags: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
-  metadata: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) }),
   ttl: Schema.optionalWith(PositiveDurationString, { exact: true }),
   check: Schema.optionalWith(HealthCheck, { exact: true })
+}
+
+/**
+ * A registration as stored: the shape and types every reader of it relies on. What may be
+ * registered (address forms, bounds, lengths) was checked when it was accepted; a start-up reads
+ * every stored endpoint, and checking those rules again would double its time to ready. Bodies
+ * are written with every default filled in, so these fields are required: defaults in a Schema
+ * cost a transformation each, which halves the decoding of a large directory.
+ */
+const StoredRegistration = Schema.Struct({
+  ...storedRegistrationFields,
+  protocol: Protocol,
+  weight: Schema.Number,
+  tags: Schema.Array(Schema.String),
+  metadata: Schema.Record({ key: Schema.String, value: Schema.String })
 }).pipe(Schema.filter(hasAnAddress))
 
-/** An endpoint as one JSON text in the database (its row and its change-log entries). */
-const StoredBody = Schema.parseJson(Schema.Struct({
-  registration: StoredRegistration,
-  source: Schema.optionalWith(EndpointSource, { exact: true, default: () => "registered" as const }),
+/** The same with defaults, for a body some earlier writer left without them. */
+const LenientRegistration = Schema.Struct({
+  ...storedRegistrationFields,
+  protocol: Schema.optionalWith(Protocol, { default: () => "http" as const }),
+  weight: Schema.optionalWith(Schema.Number, { default: () => 1 }),
+  tags: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  metadata: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) })
+}).pipe(Schema.filter(hasAnAddress))
+
+const storedBodyFields = {
   registeredAt: Schema.Number,
   lastSeenAt: Schema.Number,
   leaseStatus: Schema.Literal("passing", "critical"),
   checkStatus: Schema.NullOr(EndpointStatus),
-  criticalSince: Schema.NullOr(Schema.Number),
+  criticalSince: Schema.NullOr(Schema.Number)
+}
+
+/** An endpoint as one JSON text in the database (its row and its change-log entries), every field written. */
+const StoredBody = Schema.parseJson(Schema.Struct({
+  ...storedBodyFields,
+  registration: StoredRegistration,
+  source: EndpointSource,
+  connection: Schema.NullOr(Schema.String)
+}))
+
+/** The same with the defaults an earlier writer may have left out. */
+const LenientBody = Schema.parseJson(Schema.Struct({
+  ...storedBodyFields,
+  registration: LenientRegistration,
+  source: Schema.optionalWith(EndpointSource, { exact: true, default: () => "registered" as const }),
   connection: Schema.optionalWith(Schema.NullOr(Schema.String), { exact: true, default: () => null })
 }))
 
@@ -85,7 +113,10 @@ export class RegistryStore extends Context.Tag("miko/registry/RegistryStore")<Re
 const channel = "miko_registry"
 
 const encodeBody = storable(StoredBody)
-const decodeBody = Schema.decodeUnknownEither(StoredBody)
+const decodeStrict = Schema.decodeUnknownEither(StoredBody)
+const decodeLenient = Schema.decodeUnknownEither(LenientBody)
+/** The usual body decodes on the fast path; one from an earlier writer is read with the defaults. */
+const decodeBody = (body: string) => Either.orElse(decodeStrict(body), () => decodeLenient(body))
 
 const toBody = (record: EndpointRecord): Either.Either<string, StorageError> =>
   Either.mapLeft(

@@ -106,6 +106,9 @@ describe("stored records that no longer read back", () => {
     db.prepare("INSERT INTO scheduler_tasks (id, name, spec, created_at, updated_at) VALUES (?, ?, ?, ?, ?)").run("t-broken", "broken", spec, now, now)
     db.prepare("INSERT INTO endpoints (id, service, body, updated_at) VALUES (?, ?, ?, ?)").run("web-2", "web", "{\"registration\":", now)
     db.prepare("INSERT INTO endpoints (id, service, body, updated_at) VALUES (?, ?, ?, ?)").run("web-3", "web", JSON.stringify({ registration: {} }), now)
+    // An older body, without the fields later versions always write: read with their defaults.
+    const older = { registration: { id: "web-4", publicAddress: "http://127.0.0.1:10" }, registeredAt: 1, lastSeenAt: 1, leaseStatus: "passing", checkStatus: null, criticalSince: null }
+    db.prepare("INSERT INTO endpoints (id, service, body, updated_at) VALUES (?, ?, ?, ?)").run("web-4", "web", JSON.stringify(older), now)
     db.prepare("INSERT INTO config_overrides (key, value, updated_at) VALUES (?, ?, ?)").run("scheduler.maxRunningTasks", "{not json", now)
     db.close()
     miko = await startMiko({ config, dir })
@@ -120,7 +123,8 @@ describe("stored records that no longer read back", () => {
     const tasks = (await api(`${miko.url}/v1/tasks`, { token: admin })).body as unknown as ReadonlyArray<{ name: string }>
     expect(tasks.map((t) => t.name)).toEqual(["good"])
     const endpoints = await api(`${miko.url}/v1/endpoints`, { token: admin })
-    expect(Object.values(endpoints.body["services"]).flat().map((e) => (e as unknown as { id: string }).id)).toEqual(["web-1"])
+    expect(Object.values(endpoints.body["services"]).flat().map((e) => (e as unknown as { id: string }).id).sort()).toEqual(["web-1", "web-4"])
+    expect(endpoints.body["services"]["web"].find((e) => String(e["id"]) === "web-4")).toMatchObject({ protocol: "http", weight: 1, tags: [], metadata: {}, source: "registered" })
   })
 
   it("each skipped record is logged by name", () => {
