@@ -51,6 +51,11 @@ describe("what a crash keeps", () => {
 
   it("concurrent registrations share transactions: each answered once durable, a conflicting one refused without disturbing the others", async () => {
     const config = { auth: { tokens } }
+    // The Miko of the test before is done with.
+    if (miko !== undefined) {
+      await miko.stop("SIGKILL")
+      cleanup(miko.dir)
+    }
     miko = await startMiko({ config })
     expect((await register(miko, "owner", { id: "taken", publicAddress: "https://taken.example.com" })).status).toBe(201)
     const ids = Array.from({ length: 60 }, (_, n) => `batch-${n}`)
