@@ -62,8 +62,8 @@ const withRecord = (state: Directory, record: EndpointRecord, removed: boolean):
  * renewals copies each touched node of a large directory once rather than once per renewal.
  */
 const withRenewed = (state: Directory, records: ReadonlyArray<EndpointRecord>): Directory => {
-  const known = records.filter((record) => Option.getOrUndefined(HashMap.get(state.records, record.registration.id))?.service === record.service)
-  if (known.length < records.length) return records.reduce((directory, record) => withRecord(directory, record, false), state)
+  const sameService = records.every((record) => Option.getOrUndefined(HashMap.get(state.records, record.registration.id))?.service === record.service)
+  if (!sameService) return records.reduce((directory, record) => withRecord(directory, record, false), state)
   const byService = new Map<string, Array<EndpointRecord>>()
   for (const record of records) {
     const renewed = byService.get(record.service)
@@ -101,13 +101,6 @@ export interface JournalFollower {
   readonly follow: (id: string, record: EndpointRecord | undefined) => void
   readonly reset: (records: Iterable<readonly [string, EndpointRecord]>) => void
 }
-
-/**
- * The journal of changes: every write goes through it. A write runs in one transaction holding the
- * directory's write lock; it first brings the working state up to the shared log (another replica
- * may have written), then stages its changes, commits, and only then publishes them, change by
- * change in index order. A failed write leaves nothing behind.
- */
 
 /**
  * The directory's states: the published one readers see, the working one a write changes, and
@@ -176,7 +169,6 @@ const makeStaging = (initial: RegistryState, follower: JournalFollower) =>
         const fresh = yield* Deferred.make<void>()
         yield* Deferred.succeed(yield* Ref.getAndSet(nextChange, fresh), undefined)
       }
-      return states.length
     })
 
     /** Forgets a write that did not commit. */
@@ -196,6 +188,12 @@ const makeStaging = (initial: RegistryState, follower: JournalFollower) =>
     return { published, shownNow: () => shownNow, working, staged, history, nextChange, stage, stageQuietly, publish, discard, mark }
   })
 
+/**
+ * The journal of changes: every write goes through it. A write runs in one transaction holding the
+ * directory's write lock; it first brings the working state up to the shared log (another replica
+ * may have written), then stages its changes, commits, and only then publishes them, change by
+ * change in index order. A failed write leaves nothing behind.
+ */
 export const makeJournal = (store: RegistryStore["Type"], initial: RegistryState, follower: JournalFollower) =>
   Effect.gen(function*() {
     const { discard, history, mark, nextChange, publish, published, shownNow, stage, stageQuietly, staged, working } = yield* makeStaging(initial, follower)

@@ -28,7 +28,8 @@ export const withCriticalSince = (record: EndpointRecord, at: number): EndpointR
 export const updateRecord = (journal: Journal, before: EndpointRecord, after: EndpointRecord) =>
   statusOf(after) !== statusOf(before) ? journal.apply("status", after) : journal.touch(after)
 
-const recordsOf = (records: HashMap.HashMap<string, EndpointRecord>, ids: Iterable<string>, renewals: PendingRenewals) => {
+/** The records of `ids` that are still there, with any renewal taken since the last flush. */
+const renewedRecords = (records: HashMap.HashMap<string, EndpointRecord>, ids: Iterable<string>, renewals: PendingRenewals) => {
   const found: Array<EndpointRecord> = []
   for (const id of ids) {
     const record = Option.getOrUndefined(HashMap.get(records, id))
@@ -90,7 +91,7 @@ export const makeLeaseUpkeep = (deps: {
       // Alone on the database, every heartbeat came through here: nothing renewed elsewhere.
       if (cluster.shared) {
         const shown = journal.shownNow().records
-        yield* takeUpRenewals(yield* deps.readRenewals(recordsOf(shown, table.quiet(at), renewals), at))
+        yield* takeUpRenewals(yield* deps.readRenewals(renewedRecords(shown, table.quiet(at), renewals), at))
       }
       const { expire, countingFrom } = yield* guard.judge(table.leases(), at, takeover)
       const rules = { countingFrom, expire, removeAfter: yield* removeAfter, replicaId: cluster.replicaId }
@@ -99,10 +100,10 @@ export const makeLeaseUpkeep = (deps: {
       const live = seen.owned.length > 0 ? yield* cluster.liveReplicas : new Set<string>()
       const orphaned = (record: EndpointRecord) => record.connection !== undefined && !live.has(replicaOf(record.connection))
       const candidates = [...seen.leases, ...seen.removals, ...seen.owned]
-      if (seen.leases.length === 0 && seen.removals.length === 0 && !recordsOf(journal.shownNow().records, seen.owned, renewals).some(orphaned)) return
+      if (seen.leases.length === 0 && seen.removals.length === 0 && !renewedRecords(journal.shownNow().records, seen.owned, renewals).some(orphaned)) return
       yield* journal.write(Effect.gen(function*() {
         // Judged again on the latest state, holding the write lock.
-        const { leases, owned, removals } = recordsToSweep(recordsOf((yield* journal.working).records, new Set(candidates), renewals), at, rules)
+        const { leases, owned, removals } = recordsToSweep(renewedRecords((yield* journal.working).records, new Set(candidates), renewals), at, rules)
         for (const known of leases) {
           // The stored lease may have been renewed on another replica since.
           const stored = yield* store.get(known.registration.id)

@@ -164,7 +164,7 @@ interface EndpointRow {
 const withRenewal = (record: EndpointRecord, renewed: EndpointRow["last_seen_at"]): EndpointRecord =>
   renewed === null || renewed === undefined || Number(renewed) <= record.lastSeenAt ? record : { ...record, lastSeenAt: Number(renewed) }
 
-const recordsOf = (rows: ReadonlyArray<EndpointRow>) =>
+const decodeRows = (rows: ReadonlyArray<EndpointRow>) =>
   Effect.suspend(() => {
     // A plain loop: a start-up decodes every stored endpoint, and most directories have no bad row.
     const records: Array<EndpointRecord> = []
@@ -178,7 +178,7 @@ const recordsOf = (rows: ReadonlyArray<EndpointRow>) =>
     return Effect.as(Effect.forEach(skipped, (why) => Effect.logError(why), { discard: true }), records)
   })
 
-const fromRow = (row: EndpointRow): Effect.Effect<EndpointRecord | undefined> => Effect.map(recordsOf([row]), (records) => records[0])
+const fromRow = (row: EndpointRow): Effect.Effect<EndpointRecord | undefined> => Effect.map(decodeRows([row]), (records) => records[0])
 
 const present = <A>(values: ReadonlyArray<A | undefined>): Array<A> => values.filter((value): value is A => value !== undefined)
 
@@ -197,21 +197,22 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
     const lockIndex = sql<{ value: number | string }>`INSERT INTO registry_state (name, value) VALUES ('index', 1)
       ON CONFLICT (name) DO UPDATE SET value = registry_state.value RETURNING value`
 
+    /** `body` in a transaction (a savepoint when one is already open); what the database refuses is a StorageError. */
+    const inTransaction = <A, E, R>(body: Effect.Effect<A, E, R>) =>
+      sql.withTransaction(body).pipe(
+        Effect.catchIf((error): error is SqlError => error instanceof SqlError, (error) => Effect.fail(storageError("writing the directory")(error)))
+      )
+
     return RegistryStore.of({
       load: Effect.gen(function*() {
         const rows = yield* sql<EndpointRow>`SELECT id, service, body, last_seen_at FROM endpoints`
         const index = yield* sql<{ value: number | string }>`SELECT value FROM registry_state WHERE name = 'index'`
-        return { index: Number(index[0]?.value ?? 1), records: yield* recordsOf(rows) }
+        return { index: Number(index[0]?.value ?? 1), records: yield* decodeRows(rows) }
       }).pipe(Effect.mapError(storageError("loading endpoints"))),
       transaction: (body) =>
-        sql.withTransaction(
-          Effect.flatMap(Effect.mapError(lockIndex, storageError("locking the directory")), (rows) => body(Number(rows[0]?.value ?? 0)))
-        ).pipe(Effect.catchIf((error): error is SqlError => error instanceof SqlError, (error) => Effect.fail(storageError("writing the directory")(error)))),
+        inTransaction(Effect.flatMap(Effect.mapError(lockIndex, storageError("locking the directory")), (rows) => body(Number(rows[0]?.value ?? 0)))),
       // Nested inside `transaction`, @effect/sql makes this a savepoint.
-      savepoint: (body) =>
-        sql.withTransaction(body).pipe(
-          Effect.catchIf((error): error is SqlError => error instanceof SqlError, (error) => Effect.fail(storageError("writing the directory")(error)))
-        ),
+      savepoint: inTransaction,
       commit: ({ change, record }) =>
         Effect.flatMap(toBody(record), (body) =>
           Effect.all([
