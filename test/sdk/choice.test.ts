@@ -4,10 +4,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as HashMap from "effect/HashMap"
-import { httpTarget, parseMikoAddress, resolveUrl, serviceUrl } from "../../src/sdk/address.js"
-import { buildSnapshot, choose, type ChooseInput, clearMarks, mark, type Marks, type ServiceEntry } from "../../src/sdk/directory.js"
-import { resolveOptions } from "../../src/sdk/options.js"
-import type { Endpoint, EndpointList } from "../../src/sdk/wire.js"
+import { httpTarget, parseMikoAddress, resolveUrl, serviceUrl } from "../../sdk/ts/src/address.js"
+import { buildSnapshot, choose, type ChooseInput, clearMarks, mark, type Marks, type ServiceEntry } from "../../sdk/ts/src/directory.js"
+import { resolveOptions } from "../../sdk/ts/src/options.js"
+import type { Endpoint, EndpointList } from "../../sdk/ts/src/wire.js"
 
 const endpoint = (id: string, extra: Partial<Endpoint> = {}): Endpoint => ({
   id,

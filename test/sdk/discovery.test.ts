@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
-import { createClient, InvalidMikoAddress, MikoClient, type MikoPromiseClient, UnknownService } from "../../src/sdk/index.js"
+import { createClient, InvalidMikoAddress, MikoClient, type MikoPromiseClient, UnknownService } from "../../sdk/ts/src/index.js"
 import { cleanup } from "../support/miko.js"
 import {
   type Backend,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import { createClient, MikoClient, type MikoPromiseClient } from "../../src/sdk/index.js"
+import { createClient, MikoClient, type MikoPromiseClient } from "../../sdk/ts/src/index.js"
 import { cleanup } from "../support/miko.js"
 import { type Backend, eventually, freePort, type Handler, type Miko, registerVia, sleep, startBackend, startSdkMiko } from "./support.js"
 

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { createClient, MikoClient, type MikoPromiseClient } from "../../src/sdk/index.js"
+import { createClient, MikoClient, type MikoPromiseClient } from "../../sdk/ts/src/index.js"
 import { cleanup, tempDir } from "../support/miko.js"
 import { type Backend, eventually, freePort, type Miko, registerVia, startBackend, startSdkMiko } from "./support.js"
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import { createClient, MikoClient, type MikoPromiseClient } from "../../src/sdk/index.js"
+import { createClient, MikoClient, type MikoPromiseClient } from "../../sdk/ts/src/index.js"
 import { api, cleanup } from "../support/miko.js"
 import { admin, type Backend, eventually, freePort, type Miko, registerVia, startBackend, startSdkMiko } from "./support.js"
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import { createClient, MikoClient } from "../../src/sdk/index.js"
+import { createClient, MikoClient } from "../../sdk/ts/src/index.js"
 import { api, cleanup } from "../support/miko.js"
 import { admin, deregisterVia, eventually, internalReader, type Miko, registerVia, registrar, sleep, startSdkMiko } from "./support.js"
 

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import { execFileSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { createClient, MikoClient } from "../../src/sdk/index.js"
+import { createClient, MikoClient } from "../../sdk/ts/src/index.js"
 import { cleanup, tempDir } from "../support/miko.js"
 import { type Backend, eventually, type Miko, registerVia, startBackend, startSdkMiko } from "./support.js"
 

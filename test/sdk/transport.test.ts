@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { gzipSync } from "node:zlib"
-import { makeTransport } from "../../src/sdk/transport.js"
+import { makeTransport } from "../../sdk/ts/src/transport.js"
 import { type Backend, startBackend } from "./support.js"
 
 /** The client's own fetch (Node's agents), as used for Miko and, with TLS settings, for services. */
