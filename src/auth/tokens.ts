@@ -141,12 +141,16 @@ export const layer = (
       const bootstrapHash = initial.auth.tokens.length === 0 ? Option.some(yield* bootstrapToken) : Option.none()
       // Read by every request and replaced on a config change: a plain value the fast path can read.
       let known = yield* resolveTokens(initial, env)
+      // Secrets already matched, so a known token costs one lookup rather than a hash per request.
+      // Only matches are kept, so it holds at most one entry per configured token.
+      let matched = new Map<string, CallerInfo>()
       yield* config.changes.pipe(
         Stream.drop(1),
         Stream.runForEach((next) =>
           resolveTokens(next, env).pipe(
             Effect.map((tokens) => {
               known = tokens
+              matched = new Map()
             }),
             Effect.catchAll((error) => Effect.logError(`auth tokens not updated: ${error.message}`)),
             Effect.provideService(FileSystem.FileSystem, fs)
@@ -155,7 +159,7 @@ export const layer = (
         Effect.forkScoped
       )
       const matches = (presented: Buffer, hash: Buffer) => presented.length === hash.length && timingSafeEqual(presented, hash)
-      const identify = (secret: string): CallerInfo | undefined => {
+      const compare = (secret: string): CallerInfo | undefined => {
         const presented = sha256(secret)
         // Every token is compared, so the time taken does not tell which one matched.
         let found: CallerInfo | undefined
@@ -163,6 +167,13 @@ export const layer = (
         if (found === undefined && known.length === 0 && Option.isSome(bootstrapHash) && matches(presented, bootstrapHash.value)) {
           found = bootstrapCaller
         }
+        return found
+      }
+      const identify = (secret: string): CallerInfo | undefined => {
+        const cached = matched.get(secret)
+        if (cached !== undefined) return cached
+        const found = compare(secret)
+        if (found !== undefined) matched.set(secret, found)
         return found
       }
       return Tokens.of({

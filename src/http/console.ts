@@ -7,6 +7,7 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
+import { preferredCoding } from "../shared/content-coding.js"
 
 /**
  * The web console at `/ui`: the files `npm run build` writes to `dist/console/` (scripts/bundle-console.mjs),
@@ -75,9 +76,6 @@ const loadAssets = (dir: string): ReadonlyMap<string, Asset> => {
   return assets
 }
 
-const accepts = (request: HttpServerRequest.HttpServerRequest, encoding: string) =>
-  (request.headers["accept-encoding"] ?? "").split(",").some((part) => part.trim().split(";")[0] === encoding)
-
 const respond = (request: HttpServerRequest.HttpServerRequest, asset: Asset) => {
   const headers = {
     ...securityHeaders,
@@ -86,7 +84,7 @@ const respond = (request: HttpServerRequest.HttpServerRequest, asset: Asset) => 
     "cache-control": asset.immutable ? "public, max-age=31536000, immutable" : "no-cache"
   }
   if (request.headers["if-none-match"] === asset.etag) return HttpServerResponse.empty({ status: 304, headers })
-  const gzip = accepts(request, "gzip")
+  const gzip = preferredCoding(request.headers["accept-encoding"], ["gzip"]) === "gzip"
   return HttpServerResponse.uint8Array(gzip ? asset.gzip : asset.body, {
     contentType: asset.type,
     headers: gzip ? { ...headers, "content-encoding": "gzip" } : headers

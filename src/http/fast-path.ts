@@ -15,6 +15,7 @@ import { visibilityFor } from "../registry/operations.js"
 import { type ListQuery, RenderedReads, type RenderedList } from "../registry/rendered.js"
 import { Registry } from "../registry/service.js"
 import { MAX_DURATION_MILLIS, parseMillis } from "../shared/duration.js"
+import { preferredCoding } from "../shared/content-coding.js"
 import { version } from "../shared/version.js"
 import { Lifecycle } from "../lifecycle/index.js"
 import { blockingQueries } from "../registry/metrics.js"
@@ -74,13 +75,6 @@ const parseList = (search: string, visibility: Visibility): ListRequest | undefi
     waitMillis
   }
 }
-
-/** Whether the client takes gzip: named in Accept-Encoding without `q=0`. */
-const acceptsGzip = (header: string | undefined) =>
-  header !== undefined && header.split(",").some((part) => {
-    const [coding, ...params] = part.trim().split(";")
-    return coding?.trim().toLowerCase() === "gzip" && !params.some((param) => /^\s*q=0(?:\.0+)?\s*$/.test(param))
-  })
 
 const healthBody = Buffer.from(JSON.stringify({ status: "ok", version }))
 
@@ -164,9 +158,9 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
         record(routes.endpoints, "GET", 304, secondsSince(started))
         return
       }
-      const gzip = acceptsGzip(request.headers["accept-encoding"])
-      const body = gzip ? list.gzip() : list.body
-      if (gzip) headers["content-encoding"] = "gzip"
+      const coding = preferredCoding(request.headers["accept-encoding"])
+      const body = coding === undefined ? list.body : list.compressed(coding)
+      if (coding !== undefined) headers["content-encoding"] = coding
       headers["content-length"] = body.length
       response.writeHead(200, headers).end(body)
       record(routes.endpoints, "GET", 200, secondsSince(started))

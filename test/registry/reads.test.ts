@@ -1,5 +1,5 @@
 import { request } from "node:http"
-import { gunzipSync } from "node:zlib"
+import { brotliDecompressSync, gunzipSync } from "node:zlib"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { cleanup, type Miko, startMiko } from "../support/miko.js"
 import { admin, internalReader, list, register, sleep, tokens } from "./support.js"
@@ -28,9 +28,12 @@ afterAll(async () => {
 })
 
 describe("endpoint-list reads", () => {
-  it("gzip when asked: the same JSON, Vary set, and plain for clients that do not ask", async () => {
+  it("compressed when asked, br before gzip: the same JSON, Vary set, and plain for clients that do not ask", async () => {
     const plain = await get(miko, "/v1/endpoints")
-    const zipped = await get(miko, "/v1/endpoints", { "accept-encoding": "br, gzip;q=0.8" })
+    const brotli = await get(miko, "/v1/endpoints", { "accept-encoding": "gzip, deflate, br" })
+    expect(brotli.headers["content-encoding"]).toBe("br")
+    expect(brotliDecompressSync(brotli.body).toString()).toBe(plain.body.toString())
+    const zipped = await get(miko, "/v1/endpoints", { "accept-encoding": "br;q=0, gzip;q=0.8" })
     expect(zipped.headers["content-encoding"]).toBe("gzip")
     expect(zipped.headers["vary"]).toBe("Accept-Encoding")
     expect(gunzipSync(zipped.body).toString()).toBe(plain.body.toString())

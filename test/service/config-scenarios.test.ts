@@ -105,6 +105,19 @@ describe("configuration scenarios on a real data dir", () => {
     expect(JSON.stringify(entry.body)).not.toContain(secret)
   })
 
+  it("a token taken out of auth.tokens is refused, also by the endpoint list it read before", async () => {
+    const admin = "admin-admin-admin-admin"
+    const reader = "reader-reader-reader-reader"
+    const tokens = [{ name: "ops", secret: admin, roles: ["admin"] }, { name: "reader", secret: reader, roles: ["internal"] }]
+    const miko = await start({ config: { auth: { tokens } } })
+    expect((await api(`${miko.url}/v1/endpoints`, { token: reader })).status).toBe(200)
+    const set = await api(`${miko.url}/v1/config/auth.tokens`, { method: "PUT", token: admin, body: { value: tokens.slice(0, 1) } })
+    expect(set.status).toBe(200)
+    // The new tokens reach the server as the change is published, a moment after the answer.
+    await expect.poll(async () => (await api(`${miko.url}/v1/endpoints`, { token: reader })).status, { timeout: 2000 }).toBe(401)
+    expect((await api(`${miko.url}/v1/endpoints`, { token: admin })).status).toBe(200)
+  })
+
   it("a live change reaches the layers that subscribe (log level)", async () => {
     const miko = await start()
     const token = miko.token()
