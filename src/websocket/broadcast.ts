@@ -17,7 +17,7 @@ export interface EndpointSubscriber {
   readonly filter: EndpointFilter
   readonly visibility: Visibility
   /** Hands a message to the socket at once; false when the connection's outgoing limit is exceeded. */
-  readonly sendText: (text: string) => boolean
+  readonly sendText: (text: string | Buffer) => boolean
   /** What to do when `sendText` refused: close the connection as a slow consumer. */
   readonly overflow: Effect.Effect<void>
 }
@@ -42,8 +42,8 @@ const changeData = (change: RegistryChange, endpoint: Endpoint) =>
 
 /**
  * Delivers registry changes to every `endpoints` subscription from one fiber: each change is
- * rendered once per visibility and written straight to the sockets, so a thousand subscribers
- * cost a loop, not a thousand fibers waking.
+ * rendered and encoded once per visibility (and subscription id) and the same bytes are written
+ * straight to every socket, so a thousand subscribers cost a loop, not a thousand fibers waking.
  */
 export class EndpointBroadcast extends Context.Tag("miko/websocket/EndpointBroadcast")<EndpointBroadcast, {
   /** Sends the snapshot (or the changes after `fromIndex`), then every change after it. */
@@ -68,12 +68,20 @@ export const layer: Layer.Layer<EndpointBroadcast, never, Registry> = Layer.scop
           }
           return views.get(visibility)
         }
+        // Subscription ids count per connection, so most subscribers share one: encoded once for all of them.
+        const frames = new Map<string, Buffer>()
+        const frameFor = (visibility: Visibility, subscription: string, data: string) => {
+          const key = `${visibility} ${subscription}`
+          let frame = frames.get(key)
+          if (frame === undefined) frames.set(key, frame = Buffer.from(eventText(subscription, data)))
+          return frame
+        }
         const overflowed: Array<Effect.Effect<void>> = []
         for (const entry of (yield* Ref.get(subscribers)).values()) {
           if (change.index <= entry.after) continue
           const view = viewFor(entry.visibility)
           if (view === undefined || !matchesChange(view.endpoint, entry.filter, change.type === "status")) continue
-          if (!entry.sendText(eventText(entry.subscription, view.data))) overflowed.push(entry.overflow)
+          if (!entry.sendText(frameFor(entry.visibility, entry.subscription, view.data))) overflowed.push(entry.overflow)
         }
         yield* Effect.all(overflowed, { discard: true })
       })

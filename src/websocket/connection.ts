@@ -11,8 +11,11 @@ export interface Connection {
   readonly caller: Ref.Ref<CallerInfo | undefined>
   /** Sends a message; a client that lets too many go unread is closed as a slow consumer. */
   readonly send: (message: ServerMessage) => Effect.Effect<void>
-  /** Hands an encoded message to the socket at once; false when the outgoing limit is exceeded. */
-  readonly sendText: (text: string) => boolean
+  /**
+   * Hands an encoded message to the socket at once, as a text frame (a Buffer holds its UTF-8
+   * bytes, so one encoding serves many sockets); false when the outgoing limit is exceeded.
+   */
+  readonly sendText: (text: string | Buffer) => boolean
   /** Closes the connection as a slow consumer. */
   readonly overflow: Effect.Effect<void>
   readonly subscriptions: FiberMap.FiberMap<string>

@@ -50,6 +50,9 @@ export const layerHub: Layer.Layer<WebSocketHub> = Layer.effect(
   })
 )
 
+/** A Buffer goes out as text too: it holds an encoded JSON message. */
+const textFrame = { binary: false } as const
+
 const errorBody = (error: unknown): ErrorBody => (isTaggedFailure(error) ? errorBodyOf(error) : internalErrorBody)
 
 const decodeClientMessage = Schema.decodeUnknownEither(ClientMessage)
@@ -132,11 +135,11 @@ const serveConnection = (server: WebSocketServer, request: HttpServerRequest.Htt
      * closed, and nobody else waits for it.
      */
     const outbox = { pending: 0 }
-    const sendText = (text: string): boolean => {
+    const sendText = (text: string | Buffer): boolean => {
       if (ws.readyState !== ws.OPEN) return true
       if (outbox.pending >= limits.outgoingQueue) return false
       outbox.pending++
-      ws.send(text, () => outbox.pending--)
+      ws.send(text, textFrame, () => outbox.pending--)
       return true
     }
     const send = (message: ServerMessage) => Effect.suspend(() => (sendText(encodeMessage(message)) ? Effect.void : overflow))
