@@ -57,7 +57,7 @@ add_vitest "$results/vitest.json"
 # directories that exist are passed, so a suite not written yet is no error.
 if [ -n "${MIKO_TEST_POSTGRES_URL:-}" ]; then
   dirs=()
-  for d in test/registry test/scheduler test/websocket test/metrics; do [ -d "$d" ] && dirs+=("$d"); done
+  for d in test/registry test/scheduler test/websocket test/metrics test/kv; do [ -d "$d" ] && dirs+=("$d"); done
   if [ ${#dirs[@]} -gt 0 ]; then
     MIKO_TEST_DRIVER=postgres npx vitest run "${dirs[@]}" --reporter=default --reporter=json \
       --outputFile="$results/vitest-postgres.json" || status=1

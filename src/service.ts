@@ -7,6 +7,7 @@ import * as Predicate from "effect/Predicate"
 import { layerAuthentication, layerTokens } from "./auth/index.js"
 import * as Cluster from "./cluster/index.js"
 import * as Config from "./config/index.js"
+import * as Kv from "./kv/index.js"
 import { layerHttpApp, layerNodeServer, layerServe, Lifecycle, layerLifecycle } from "./http/index.js"
 import * as Registry from "./registry/index.js"
 import * as Scheduler from "./scheduler/index.js"
@@ -53,6 +54,9 @@ export const layerCore = (env: Environment) =>
 /** This replica's place among those sharing the database: leader lease and check-ins. */
 export const layerCluster = Cluster.layer.pipe(Layer.provide(Cluster.layerStoreSql))
 
+/** The application keys with their store; the scheduler's kvChanged triggers follow them. */
+export const layerKv = Kv.layer.pipe(Layer.provide(Kv.layerStoreSql))
+
 /** The endpoint directory with its store, lease expiry and health checks. */
 export const layerRegistry = Layer.mergeAll(Registry.layerHealth, Registry.layerRendered).pipe(
   Layer.provideMerge(Registry.layer),
@@ -67,6 +71,7 @@ export const layerRegistry = Layer.mergeAll(Registry.layerHealth, Registry.layer
 const layerCapabilities = (env: Environment) =>
   layerRegistry.pipe(
     Layer.provideMerge(Scheduler.layer),
+    Layer.provideMerge(layerKv),
     Layer.provideMerge(layerCluster),
     Layer.provideMerge(layerCore(env))
   )

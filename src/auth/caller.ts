@@ -1,6 +1,6 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import type { Role } from "../config/schema.js"
+import type { KvRule, Role } from "../config/schema.js"
 import { Forbidden, Unauthorized } from "./errors.js"
 
 /** Who is calling: a named token with roles, or anonymous. */
@@ -10,11 +10,13 @@ export interface CallerInfo {
   readonly roles: ReadonlySet<Role>
   /** The services this caller may register; undefined means all. */
   readonly services: ReadonlySet<string> | undefined
+  /** Its token's rules for application keys (admin needs none). */
+  readonly kv: ReadonlyArray<KvRule>
 }
 
 export class Caller extends Context.Tag("miko/auth/Caller")<Caller, CallerInfo>() {}
 
-export const anonymous: CallerInfo = { name: undefined, roles: new Set(), services: undefined }
+export const anonymous: CallerInfo = { name: undefined, roles: new Set(), services: undefined, kv: [] }
 
 /** `admin` implies every other role. */
 export const hasRole = (caller: CallerInfo, role: Role): boolean => caller.roles.has("admin") || caller.roles.has(role)

@@ -63,7 +63,8 @@ const resolveTokens = (config: MikoConfig, env: Environment) =>
       caller: {
         name: token.name,
         roles: new Set(token.roles),
-        services: token.services === undefined ? undefined : new Set(token.services)
+        services: token.services === undefined ? undefined : new Set(token.services),
+        kv: token.kv ?? []
       }
     })))
 
@@ -119,7 +120,7 @@ const bootstrapToken = Effect.gen(function*() {
   })
 )
 
-const bootstrapCaller: CallerInfo = { name: "bootstrap-admin", roles: new Set(["admin"]), services: undefined }
+const bootstrapCaller: CallerInfo = { name: "bootstrap-admin", roles: new Set(["admin"]), services: undefined, kv: [] }
 
 /**
  * Tokens from `auth.tokens`, re-read on every config change. The bootstrap token counts only

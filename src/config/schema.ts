@@ -48,6 +48,20 @@ export const Role = Schema.Literal("admin", "register", "internal", "metrics").a
 })
 export type Role = typeof Role.Type
 
+/**
+ * A prefix of application keys (`billing/`, `billing/db/pool-size`, or empty for every key): the
+ * characters keys are made of, at most as long as a key.
+ */
+export const KvPrefix = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z0-9._/-]{0,512}$/, { message: () => "Expected a key prefix such as billing/ (letters, digits, . _ - and /, at most 512 characters)" })
+).annotations({ identifier: "KvPrefix" })
+
+export const KvRule = Schema.Struct({
+  prefix: KvPrefix.annotations({ description: "Keys starting with this text; the longest matching rule of a token wins" }),
+  access: Schema.Literal("read", "write").annotations({ description: "read: read the keys; write: read, write, delete and roll back, and see secret values" })
+}).annotations({ identifier: "KvRule" })
+export type KvRule = typeof KvRule.Type
+
 export const TokenSpec = Schema.Struct({
   name: Schema.NonEmptyTrimmedString.annotations({ description: "A name for logs and audit; never the secret" }),
   secret: Schema.optionalWith(
@@ -57,7 +71,8 @@ export const TokenSpec = Schema.Struct({
   secretEnv: Schema.optionalWith(Schema.NonEmptyTrimmedString.annotations({ description: "Name of an environment variable that holds the token" }), { exact: true }),
   secretFile: Schema.optionalWith(Schema.NonEmptyTrimmedString.annotations({ description: "Path of a file that holds the token" }), { exact: true }),
   roles: Schema.NonEmptyArray(Role),
-  services: Schema.optionalWith(Schema.Array(ServiceName).annotations({ description: "Services this token may register; all when absent" }), { exact: true })
+  services: Schema.optionalWith(Schema.Array(ServiceName).annotations({ description: "Services this token may register; all when absent" }), { exact: true }),
+  kv: Schema.optionalWith(Schema.Array(KvRule).annotations({ description: "Application keys this token may read or write (/v1/kv); none when absent, all for admin" }), { exact: true })
 }).pipe(
   Schema.filter((token) => {
     const given = [token.secret, token.secretEnv, token.secretFile].filter((value) => value !== undefined).length
@@ -190,6 +205,14 @@ export const MikoConfigSchema = Schema.Struct({
       default: [],
       description: "Tasks declared in configuration (kind http), each with a unique name; changes apply live"
     })
+  }),
+  kv: section("Application keys (/v1/kv, docs/kv.md): JSON values under paths, with versions and watches", {
+    publicRead: key(Schema.Array(KvPrefix), {
+      default: [],
+      description: "Key prefixes anybody may read without a token (and every token besides its own rules)"
+    }),
+    maxValueBytes: key(PositiveInt, { default: 65_536, description: "Largest value accepted, in bytes of its JSON text; larger values get 413" }),
+    retention: key(PositiveInt, { default: 10, description: "Versions kept per key, the current one included; older ones leave the history" })
   }),
   websocket: section("The WebSocket control channel", {
     maxMessageBytes: key(PositiveInt, { default: 65_536, description: "Largest message accepted from a client, in bytes" }),

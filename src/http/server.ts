@@ -8,6 +8,7 @@ import * as Layer from "effect/Layer"
 import { layerClusterHandlers } from "../cluster/http.js"
 import { layerConfigHandlers } from "../config/http.js"
 import { BaseConfig } from "../config/load.js"
+import { layerKvHandlers } from "../kv/http.js"
 import { layerRegistryHandlers } from "../registry/http.js"
 import { layerSchedulerHandlers } from "../scheduler/http.js"
 import { layerWebSocketRoute } from "../websocket/server.js"
@@ -29,7 +30,7 @@ export const layerApi = Layer.mergeAll(
   layerMetricsRoute
 ).pipe(
   Layer.provideMerge(HttpApiBuilder.api(MikoApi)),
-  Layer.provide([layerSystemHandlers, layerConfigHandlers, layerRegistryHandlers, layerSchedulerHandlers, layerClusterHandlers, layerEdge])
+  Layer.provide([layerSystemHandlers, layerConfigHandlers, layerRegistryHandlers, layerSchedulerHandlers, layerClusterHandlers, layerKvHandlers, layerEdge])
 )
 
 /**

@@ -100,7 +100,30 @@ const migrations = {
       )`
     )),
   // Lease renewals land here in batches, without encoding the endpoint's body again.
-  "0012_endpoints_last_seen": Effect.flatMap(SqlClient.SqlClient, (sql) => sql`ALTER TABLE endpoints ADD COLUMN last_seen_at BIGINT`)
+  "0012_endpoints_last_seen": Effect.flatMap(SqlClient.SqlClient, (sql) => sql`ALTER TABLE endpoints ADD COLUMN last_seen_at BIGINT`),
+  // Application keys: every kept version of every key (a delete is a version too), each under
+  // the change index it took; the newest version of a key is its current state and is never
+  // pruned, so versions are not reused and a replica catches up by reading idx > its own.
+  "0013_kv": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.all([
+      sql`CREATE TABLE kv_versions (
+        key TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        idx BIGINT NOT NULL,
+        deleted INTEGER NOT NULL,
+        secret INTEGER NOT NULL,
+        value TEXT,
+        comment TEXT,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT NOT NULL,
+        PRIMARY KEY (key, version)
+      )`,
+      sql`CREATE UNIQUE INDEX kv_versions_idx ON kv_versions (idx)`,
+      sql`CREATE TABLE kv_state (
+        name TEXT PRIMARY KEY,
+        value BIGINT NOT NULL
+      )`
+    ], { discard: true }))
 }
 
 const run = Migrator.make({})

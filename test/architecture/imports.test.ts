@@ -15,6 +15,7 @@ const layers: ReadonlyArray<ReadonlyArray<string>> = [
   ["telemetry"],
   ["auth"],
   ["cluster"],
+  ["kv"],
   ["scheduler"],
   ["registry"],
   ["http", "websocket", "cli"],
