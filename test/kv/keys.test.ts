@@ -127,7 +127,7 @@ describe("application keys over HTTP", () => {
   })
 
   it("appears in /openapi.json", async () => {
-    const spec = await get(miko, "/openapi.json", undefined)
+    const spec = await get(miko, "/openapi.json", null)
     const paths = Object.keys(spec.body["paths"] as unknown as Record<string, unknown>)
     expect(paths).toEqual(expect.arrayContaining(["/v1/kv", "/v1/kv/{key}", "/v1/kv/{key}/history", "/v1/kv/{key}/rollback"]))
   })

@@ -39,8 +39,9 @@ export const put = (miko: Miko, key: string, value: unknown, options: WriteOptio
     }
   })
 
-export const get = (miko: Miko, path: string, token: string | undefined = admin): Promise<JsonResponse> =>
-  api(`${miko.url}${path}`, token === undefined ? {} : { token })
+/** A GET with the admin token, another token, or none (null). */
+export const get = (miko: Miko, path: string, token: string | null = admin): Promise<JsonResponse> =>
+  api(`${miko.url}${path}`, token === null ? {} : { token })
 
 export const del = (miko: Miko, key: string, headers: Record<string, string> = {}, token = admin) =>
   api(`${miko.url}/v1/kv/${key}`, { method: "DELETE", token, headers })
