@@ -6,6 +6,8 @@ import { api, type Miko, startMiko, tempDir } from "../support/miko.js"
 export const admin = "admin-token-0123456789"
 export const internalReader = "internal-token-0123456789"
 export const registrar = "register-token-0123456789"
+/** A token that may read and write the keys under `billing/` only. */
+export const billingWriter = "billing-token-0123456789"
 
 /** The configuration every SDK suite runs Miko with. */
 export const mikoConfig = (extra: Record<string, unknown> = {}) => ({
@@ -15,7 +17,8 @@ export const mikoConfig = (extra: Record<string, unknown> = {}) => ({
     tokens: [
       { name: "admin", secret: admin, roles: ["admin"] },
       { name: "mesh", secret: internalReader, roles: ["internal"] },
-      { name: "reg", secret: registrar, roles: ["register"] }
+      { name: "reg", secret: registrar, roles: ["register"] },
+      { name: "billing", secret: billingWriter, roles: ["internal"], kv: [{ prefix: "billing/", access: "write" }] }
     ]
   },
   ...extra

@@ -26,38 +26,69 @@ export interface MikoApi {
 
 const unavailable = (status: number) => status === 502 || status === 503 || status === 504
 
-export const makeApi = (options: ResolvedOptions, client: HttpClient.HttpClient): MikoApi => {
+/**
+ * A status and error code of an answer that a caller reads its own way (a `KvForbidden` rather
+ * than a `MikoForbidden`); `undefined` leaves the answer to the common mapping.
+ */
+export type RefineError<E> = (status: number, code: string, message: string) => E | undefined
+
+/** Calls to Miko, each a 2xx response or a typed error, and the decoding of their answers. */
+export interface Caller {
+  readonly call: <E = never>(
+    request: HttpClientRequest.HttpClientRequest,
+    timeout: Duration.Duration,
+    refine?: RefineError<E>
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, DirectoryError | E>
+  /** The JSON body of a 2xx response, decoded by `decode`. */
+  readonly json: <A>(
+    response: HttpClientResponse.HttpClientResponse,
+    decode: (body: unknown) => Effect.Effect<A, ParseResult.ParseError>,
+    what: string
+  ) => Effect.Effect<A, MikoRequestError>
+}
+
+export const makeCaller = (options: ResolvedOptions, client: HttpClient.HttpClient): Caller => {
   const unreachable = (message: string) =>
     new MikoUnreachable({ address: options.address, message: `Miko at ${options.address} is unreachable: ${message}` })
 
-  const errorFrom = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<never, DirectoryError> =>
-    Effect.flatMap(Effect.orElseSucceed(response.json, () => undefined), (body): Effect.Effect<never, DirectoryError> => {
+  const errorFrom = <E>(response: HttpClientResponse.HttpClientResponse, refine: RefineError<E> | undefined): Effect.Effect<never, DirectoryError | E> =>
+    Effect.flatMap(Effect.orElseSucceed(response.json, () => undefined), (body): Effect.Effect<never, DirectoryError | E> => {
       const envelope = Option.getOrUndefined(decodeErrorEnvelope(body))
       const code = envelope?.error.code ?? ""
       const message = envelope?.error.message ?? `HTTP ${response.status}`
+      const refined = refine?.(response.status, code, message)
+      if (refined !== undefined) return Effect.fail(refined)
       if (response.status === 401) return Effect.fail(new MikoUnauthorized({ message: `Miko refused the token: ${message}` }))
       if (response.status === 403) return Effect.fail(new MikoForbidden({ message: `Miko forbids this call: ${message}` }))
       if (unavailable(response.status)) return Effect.fail(unreachable(`answered ${response.status}`))
       return Effect.fail(new MikoRequestError({ status: response.status, code, message }))
     })
 
-  /** One call: a 2xx response, or a typed error. */
-  const call = (request: HttpClientRequest.HttpClientRequest, timeout: Duration.Duration) =>
+  const call = <E = never>(request: HttpClientRequest.HttpClientRequest, timeout: Duration.Duration, refine?: RefineError<E>) =>
     client.execute(options.token === undefined ? request : HttpClientRequest.bearerToken(request, options.token)).pipe(
       Effect.timeoutFail({ duration: timeout, onTimeout: () => unreachable(`no answer within ${Duration.format(timeout)}`) }),
       Effect.catchIf(HttpClientError.isHttpClientError, (error) => Effect.fail(unreachable(describeCause(error.cause ?? error)))),
-      Effect.flatMap((response) => (response.status >= 200 && response.status < 300 ? Effect.succeed(response) : errorFrom(response)))
+      Effect.flatMap((response) => (response.status >= 200 && response.status < 300 ? Effect.succeed(response) : errorFrom(response, refine)))
     )
 
   const invalidAnswer = (what: string) => (error: HttpClientError.ResponseError | ParseResult.ParseError) =>
     new MikoRequestError({ status: 200, code: "invalid_response", message: `unexpected ${what} from Miko: ${error.message}` })
 
+  const json = <A>(
+    response: HttpClientResponse.HttpClientResponse,
+    decode: (body: unknown) => Effect.Effect<A, ParseResult.ParseError>,
+    what: string
+  ) => Effect.flatMap(Effect.mapError(response.json, invalidAnswer(what)), (body) => Effect.mapError(decode(body), invalidAnswer(what)))
+
+  return { call, json }
+}
+
+export const makeApi = (options: ResolvedOptions, client: HttpClient.HttpClient): MikoApi => {
+  const { call, json } = makeCaller(options, client)
+
   /** A call whose answer is an endpoint. */
   const endpoint = (request: HttpClientRequest.HttpClientRequest, what: string) =>
-    call(request, options.timeout).pipe(
-      Effect.flatMap((response) => Effect.mapError(response.json, invalidAnswer(what))),
-      Effect.flatMap((body) => Effect.mapError(decodeEndpoint(body), invalidAnswer(what)))
-    )
+    Effect.flatMap(call(request, options.timeout), (response) => json(response, decodeEndpoint, what))
 
   const endpointsPath = (service: string) => `${options.address}/v1/services/${service}/endpoints`
 
@@ -69,10 +100,7 @@ export const makeApi = (options: ResolvedOptions, client: HttpClient.HttpClient)
       if (index !== undefined) request = HttpClientRequest.appendUrlParams(request, { index: String(index), wait: formatDuration(options.wait) })
       // A blocking query may take the whole wait before it answers.
       const timeout = index === undefined ? options.timeout : Duration.sum(options.wait, options.timeout)
-      return call(request, timeout).pipe(
-        Effect.flatMap((response) => Effect.mapError(response.json, invalidAnswer("endpoint list"))),
-        Effect.flatMap((body) => Effect.mapError(decodeEndpointList(body), invalidAnswer("endpoint list")))
-      )
+      return Effect.flatMap(call(request, timeout), (response) => json(response, decodeEndpointList, "endpoint list"))
     },
     register: (service, registration, ttl) =>
       endpoint(

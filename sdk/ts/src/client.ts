@@ -16,9 +16,7 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Random from "effect/Random"
 import * as MutableRef from "effect/MutableRef"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { makeApi } from "./api.js"
 import { describeCause } from "./causes.js"
@@ -36,6 +34,9 @@ import {
   UnknownService
 } from "./errors.js"
 import { isAttemptFailure, makeFailover, type Runner } from "./failover.js"
+import { currentOf, type Followed, keepFollowing, nothingYet } from "./follow.js"
+import { makeKvApi } from "./kv-api.js"
+import { makeConfig, type MikoConfig } from "./kv-config.js"
 import { type DurationOption, type MikoClientOptions, resolveOptions, type ResolvedOptions } from "./options.js"
 import { register, type Registration } from "./registration.js"
 import { type Fetch, httpClientOf, makeDeadlines, makeTransport } from "./transport.js"
@@ -89,16 +90,14 @@ export interface MikoClientService {
     endpoint: EndpointRegistration,
     ttl?: DurationOption
   ) => Effect.Effect<Registration, RegisterError, Scope.Scope>
+  /**
+   * A local copy of the keys under `prefix` (`"billing/"`) with their values, kept fresh by
+   * blocking queries until the scope closes; see `MikoConfig`.
+   */
+  readonly config: (prefix: string) => Effect.Effect<MikoConfig, never, Scope.Scope>
 }
 
-interface DirectoryState {
-  readonly snapshot: Snapshot | undefined
-  /** The last refresh's failure; cleared by the next success. */
-  readonly error: DirectoryError | undefined
-  /** Whether a first refresh has finished (with a list or an error). */
-  readonly attempted: boolean
-  readonly updatedAt: number | undefined
-}
+type DirectoryState = Followed<Snapshot, DirectoryError>
 
 /** The breaker's marks and the round-robin counters: read and advanced together on every choice. */
 interface Picker {
@@ -230,7 +229,8 @@ const makeWithInternals = (
 ): Effect.Effect<{ readonly service: MikoClientService; readonly internals: Internals }, never, Scope.Scope> =>
   Effect.gen(function*() {
     const api = makeApi(options, transport.miko)
-    const state = yield* SubscriptionRef.make<DirectoryState>({ snapshot: undefined, error: undefined, attempted: false, updatedAt: undefined })
+    const kvApi = makeKvApi(options, transport.miko)
+    const state = yield* SubscriptionRef.make<DirectoryState>(nothingYet())
     // The list at hand and the picker are read (and the picker advanced) on every request, by the
     // Promise client too, outside the runtime: mutable cells with synchronous access. `state` is the
     // list as Effect code follows it (waiting for the first one, watching staleness).
@@ -268,41 +268,10 @@ const makeWithInternals = (
       return false
     })
 
-    // While Miko is unreachable: retries from backoff.min, doubling up to backoff.max, with jitter.
-    const backoff = Schedule.exponential(options.backoffMin).pipe(
-      Schedule.union(Schedule.spaced(options.backoffMax)),
-      Schedule.jittered
-    )
-
-    // A blocking query that answers at once with nothing new (Miko shutting down, or a proxy that
-    // drops the query) would make this a busy loop: such answers are paced.
-    const early = Duration.min(Duration.millis(Duration.toMillis(options.wait) / 10), Duration.seconds(1))
-    const poll = Effect.timed(refresh).pipe(
-      Effect.flatMap(([took, unchanged]) => (unchanged && Duration.lessThan(took, early) ? Effect.sleep(options.backoffMin) : Effect.void))
-    )
-
-    yield* poll.pipe(
-      Effect.tapError((error) => Effect.logDebug(`endpoint list not refreshed: ${error.message}`)),
-      Effect.retry(backoff),
-      Effect.forever,
-      Effect.annotateLogs("package", "miko/sdk"),
-      Effect.forkScoped
-    )
-
-    const firstList: Effect.Effect<Snapshot, DirectoryError> = state.changes.pipe(
-      Stream.filter((s) => s.snapshot !== undefined || s.attempted),
-      Stream.runHead,
-      Effect.flatMap(Option.match({ onNone: () => Effect.fail(unreachable("the client is closed")), onSome: (s) => settled(s) }))
-    )
-
-    const settled = (s: DirectoryState): Effect.Effect<Snapshot, DirectoryError> => {
-      if (s.snapshot !== undefined) return Effect.succeed(s.snapshot)
-      if (s.attempted) return Effect.fail(s.error ?? unreachable("no endpoint list yet"))
-      return firstList
-    }
+    yield* keepFollowing(options, refresh, "endpoint list")
 
     /** The list at hand; before the first one, waits for the first attempt to end. */
-    const current = Effect.flatMap(SubscriptionRef.get(state), settled)
+    const current = currentOf(state, unreachable)
 
     const entryOf = (service: string): Effect.Effect<ServiceEntry, LookupError> =>
       Effect.flatMap(current, (snapshot) => {
@@ -347,7 +316,8 @@ const makeWithInternals = (
       http,
       withFailover: (client) => failover.httpClient(client, true),
       fetch,
-      register: register(api)
+      register: register(api),
+      config: (prefix) => makeConfig(options, kvApi, prefix)
     }
     return { service, internals: { fetchPromise: failover.fetchPromise } }
   })
@@ -441,6 +411,9 @@ export class MikoClient extends Context.Tag("miko/sdk/MikoClient")<MikoClient, M
     ttl?: DurationOption
   ): Effect.Effect<Registration, RegisterError, MikoClient | Scope.Scope> =>
     Effect.flatMap(MikoClient, (client) => client.register(service, endpoint, ttl))
+
+  static readonly config = (prefix: string): Effect.Effect<MikoConfig, never, MikoClient | Scope.Scope> =>
+    Effect.flatMap(MikoClient, (client) => client.config(prefix))
 
   /** The resolving `HttpClient`. */
   static readonly httpClient: Effect.Effect<HttpClient.HttpClient.With<HttpClientError.HttpClientError | ResolveError>, never, MikoClient> =

@@ -80,6 +80,36 @@ export class MikoClientClosed extends Schema.TaggedError<MikoClientClosed>()("Mi
   message: Schema.String
 }) {}
 
+/**
+ * Miko denies this token the keys asked for (HTTP 403 `kv_forbidden`): listing a prefix no read
+ * rule covers, or writing a key without write access.
+ */
+export class KvForbidden extends Schema.TaggedError<KvForbidden>()("KvForbidden", {
+  key: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * A compare-and-set write lost (HTTP 412 `kv_version_conflict`): the key's version was not the
+ * one given with `ifVersion`, or a create-only write found the key already there.
+ */
+export class KvVersionConflict extends Schema.TaggedError<KvVersionConflict>()("KvVersionConflict", {
+  key: Schema.String,
+  message: Schema.String
+}) {}
+
+/** The key does not exist, was deleted, or this token may not read it (HTTP 404 `kv_key_not_found`). */
+export class KvKeyNotFound extends Schema.TaggedError<KvKeyNotFound>()("KvKeyNotFound", {
+  key: Schema.String,
+  message: Schema.String
+}) {}
+
+/** A configuration value does not match the Schema it was read with. */
+export class InvalidConfigValue extends Schema.TaggedError<InvalidConfigValue>()("InvalidConfigValue", {
+  key: Schema.String,
+  message: Schema.String
+}) {}
+
 /** Reading the endpoint list failed and no earlier list is at hand. */
 export type DirectoryError = MikoUnreachable | MikoUnauthorized | MikoForbidden | MikoRequestError
 
@@ -91,3 +121,12 @@ export type PickError = LookupError | NoHealthyEndpoint
 
 /** Registering, heartbeating or deregistering an endpoint. */
 export type RegisterError = MikoUnreachable | MikoUnauthorized | MikoForbidden | MikoRequestError | InvalidRegistration
+
+/**
+ * Reading a prefix's keys failed and no earlier copy is at hand. Miko answers a denied prefix
+ * with `KvForbidden`; `MikoForbidden` is only there for a 403 that a key-value route never gives.
+ */
+export type ConfigReadError = DirectoryError | KvForbidden
+
+/** Writing or deleting a key. */
+export type ConfigWriteError = ConfigReadError | KvVersionConflict | KvKeyNotFound

@@ -12,6 +12,7 @@ import * as Scope from "effect/Scope"
 import { type Internals, layerInternals, MikoInternals, type MikoClientService, type PickedEndpoint } from "./client.js"
 import { MikoClientClosed } from "./errors.js"
 import { AttemptFailure, type Runner } from "./failover.js"
+import { makePromiseConfig, type MikoPromiseConfig } from "./promise-config.js"
 import { type DurationOption, type MikoClientOptions, resolveOptions } from "./options.js"
 import type { Endpoint, EndpointRegistration } from "./wire.js"
 
@@ -52,6 +53,11 @@ export interface MikoPromiseClient {
   readonly service: (name: string) => ServiceFetch
   /** Registers an endpoint with a lease (default 15s), heartbeats it, and deregisters it on `close()`. */
   readonly register: (service: string, endpoint: EndpointRegistration, ttl?: DurationOption) => Promise<PromiseRegistration>
+  /**
+   * A local copy of the keys under `prefix` (`"billing/"`) with their values, kept fresh by
+   * blocking queries until its `close()` or the client's; reads answer from it synchronously.
+   */
+  readonly config: (prefix: string) => MikoPromiseConfig
   /** Reports an endpoint that failed outside this client: it is skipped for the cool-down. */
   readonly markDown: (endpoint: Endpoint) => void
   /** True until the first list, and whenever the last refresh failed (answers then come from the last good list). */
@@ -116,13 +122,19 @@ export const createClient = (options: MikoClientOptions = {}): MikoPromiseClient
     return built === undefined ? started.then((client) => client.internals.fetchPromise(input, init, runner)) : built.internals.fetchPromise(input, init, runner)
   }
 
-  const register = async (name: string, endpoint: EndpointRegistration, ttl?: DurationOption): Promise<PromiseRegistration> => {
-    if (closing !== undefined) return closed()
+  /** A scope closed by `close()` or with the client, whichever comes first. */
+  const openScope = async () => {
     const scope = await runtime.runPromise(Scope.make())
     registrations.add(scope)
     // Closing twice, or after the client closed (which closed it), has nothing left to do.
     const close = (): Promise<void> =>
       registrations.delete(scope) ? runtime.runPromise(Scope.close(scope, Exit.void)) : closing ?? Promise.resolve()
+    return { scope, close }
+  }
+
+  const register = async (name: string, endpoint: EndpointRegistration, ttl?: DurationOption): Promise<PromiseRegistration> => {
+    if (closing !== undefined) return closed()
+    const { close, scope } = await openScope()
     const registration = await run((client) => Scope.extend(client.register(name, endpoint, ttl), scope)).catch(async (error: unknown) => {
       await close()
       throw error
@@ -139,6 +151,17 @@ export const createClient = (options: MikoClientOptions = {}): MikoPromiseClient
     }
   }
 
+  const config = (prefix: string): MikoPromiseConfig => {
+    const opened = closing === undefined ? openScope() : closed()
+    const view = opened.then(({ scope }) => run((client) => Scope.extend(client.config(prefix), scope)))
+    return makePromiseConfig(prefix, {
+      runtime,
+      view,
+      run: (f) => view.then((built) => run(() => f(built))),
+      close: () => opened.then(({ close }) => close(), () => undefined)
+    })
+  }
+
   return {
     address: resolved.right.address,
     ready: () => run((client) => client.ready),
@@ -148,6 +171,7 @@ export const createClient = (options: MikoClientOptions = {}): MikoPromiseClient
     fetch,
     service: (name) => ({ fetch: (path, init) => fetch(`http://${name}${path.startsWith("/") ? "" : "/"}${path}`, init) }),
     register,
+    config,
     markDown: (endpoint) => peek((client) => client.markDown(endpoint), undefined),
     stale: () => peek((client) => client.stale, true),
     lastUpdated: () => Option.getOrUndefined(peek((client) => client.lastUpdated, Option.none())),

@@ -75,3 +75,36 @@ export type EndpointRegistration = typeof EndpointRegistration.Type
 export const decodeEndpointList = Schema.decodeUnknown(EndpointList)
 export const decodeEndpoint = Schema.decodeUnknown(Endpoint)
 export const decodeErrorEnvelope = Schema.decodeUnknownOption(ErrorEnvelope)
+
+/** One key of `GET /v1/kv?prefix=…&values=true`; `value` is absent for a secret the token may not write. */
+export const KvItem = Schema.Struct({
+  key: Schema.String,
+  version: Schema.Number,
+  index: Schema.Number,
+  updatedAt: Schema.optionalWith(Schema.String, { default: () => "" }),
+  updatedBy: Schema.optionalWith(Schema.String, { default: () => "" }),
+  secret: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  value: Schema.optionalWith(Schema.Unknown, { exact: true })
+})
+export type KvItem = typeof KvItem.Type
+
+/** `GET /v1/kv?prefix=…`: the keys under a prefix, at the last change index under it. */
+export const KvList = Schema.Struct({
+  prefix: Schema.String,
+  index: Schema.Number,
+  items: Schema.Array(KvItem)
+})
+export type KvList = typeof KvList.Type
+
+/** The answer to a write (`PUT /v1/kv/{key}`) or a delete (`DELETE /v1/kv/{key}`): the key's new version. */
+export const KvWritten = Schema.Struct({
+  key: Schema.String,
+  version: Schema.Number,
+  index: Schema.Number,
+  updatedAt: Schema.optionalWith(Schema.String, { exact: true }),
+  updatedBy: Schema.optionalWith(Schema.String, { exact: true })
+})
+export type KvWritten = typeof KvWritten.Type
+
+export const decodeKvList = Schema.decodeUnknown(KvList)
+export const decodeKvWritten = Schema.decodeUnknown(KvWritten)
