@@ -46,6 +46,7 @@ type Client struct {
 	stale       bool
 	lastUpdated time.Time
 	regs        map[*Registered]struct{}
+	configs     map[*Config]struct{}
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -107,6 +108,7 @@ func New(address string, opts ...Option) (*Client, error) {
 		ready:    make(chan struct{}),
 		counters: make(map[string]*atomic.Uint64),
 		regs:     make(map[*Registered]struct{}),
+		configs:  make(map[*Config]struct{}),
 		log:      cfg.logger,
 	}
 	if c.log == nil {
@@ -311,7 +313,14 @@ func (c *Client) Close() error {
 		for r := range c.regs {
 			regs = append(regs, r)
 		}
+		configs := make([]*Config, 0, len(c.configs))
+		for cfg := range c.configs {
+			configs = append(configs, cfg)
+		}
 		c.mu.Unlock()
+		for _, cfg := range configs {
+			cfg.Close()
+		}
 		var errs []error
 		for _, r := range regs {
 			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.timeout)
@@ -533,6 +542,11 @@ func (c *Client) backoff(n int) time.Duration {
 
 // call sends one request to Miko's API and decodes a JSON answer into out (when not nil).
 func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
+	return c.callWith(ctx, method, path, nil, in, out)
+}
+
+// callWith is call with extra request headers (a compare-and-set's If-Match).
+func (c *Client) callWith(ctx context.Context, method, path string, header http.Header, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -546,6 +560,9 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return err
+	}
+	for name, values := range header {
+		req.Header[name] = values
 	}
 	c.authorize(req)
 	req.Header.Set("Accept", "application/json")

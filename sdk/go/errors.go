@@ -42,6 +42,19 @@ var (
 
 	// ErrClosed: the Client was closed.
 	ErrClosed = errors.New("miko: client closed")
+
+	// ErrKVForbidden: Miko denies this token the keys asked for (HTTP 403 kv_forbidden): listing a
+	// prefix no read rule covers, or writing a key without write access. It also matches
+	// ErrForbidden.
+	ErrKVForbidden = errors.New("miko: keys forbidden")
+
+	// ErrVersionConflict: a compare-and-set write lost (HTTP 412 kv_version_conflict): the key was
+	// not at the version given with IfVersion, or a CreateOnly write found it already there.
+	ErrVersionConflict = errors.New("miko: version conflict")
+
+	// ErrKeyNotFound: the key does not exist, was deleted, or this token may not read it (HTTP 404
+	// kv_key_not_found). It also matches ErrNotFound.
+	ErrKeyNotFound = errors.New("miko: key not found")
 )
 
 // AddressError reports a malformed Miko address given to New (or found in MIKO_ADDRESS).
@@ -78,9 +91,10 @@ func (e *ServiceError) Error() string {
 func (e *ServiceError) Unwrap() error { return e.Err }
 
 // APIError is an error answer from Miko's HTTP API: its status and the {"error": {code, message}}
-// body. errors.Is maps it to the sentinels: 401 → ErrUnauthorized, 403 → ErrForbidden,
-// 400 → ErrInvalidRequest, 404 → ErrNotFound (ErrUnknownService for code service_not_found),
-// 502/503/504 → ErrUnreachable.
+// body. errors.Is maps it to the sentinels: 401 → ErrUnauthorized, 403 → ErrForbidden (and
+// ErrKVForbidden for code kv_forbidden), 400 → ErrInvalidRequest, 404 → ErrNotFound
+// (ErrUnknownService for code service_not_found, ErrKeyNotFound for kv_key_not_found),
+// 412 → ErrVersionConflict, 502/503/504 → ErrUnreachable.
 type APIError struct {
 	StatusCode int
 	Code       string // e.g. "unauthorized", "endpoint_not_found"
@@ -111,6 +125,12 @@ func (e *APIError) Is(target error) bool {
 		return e.StatusCode == http.StatusNotFound
 	case ErrUnknownService:
 		return e.StatusCode == http.StatusNotFound && e.Code == "service_not_found"
+	case ErrKVForbidden:
+		return e.StatusCode == http.StatusForbidden && e.Code == "kv_forbidden"
+	case ErrVersionConflict:
+		return e.StatusCode == http.StatusPreconditionFailed
+	case ErrKeyNotFound:
+		return e.StatusCode == http.StatusNotFound && e.Code == "kv_key_not_found"
 	case ErrUnreachable:
 		return isUnavailableStatus(e.StatusCode)
 	}

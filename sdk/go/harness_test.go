@@ -28,6 +28,7 @@ const (
 	adminToken    = "admin-token-0123456789"
 	internalToken = "internal-token-0123456789"
 	registerToken = "register-token-0123456789"
+	billingToken  = "billing-token-0123456789" // reads and writes the keys under billing/ only
 )
 
 const mikoConfig = `http: { port: %d }
@@ -38,6 +39,7 @@ auth:
     - { name: admin, secret: "admin-token-0123456789", roles: [admin] }
     - { name: mesh, secret: "internal-token-0123456789", roles: [internal] }
     - { name: reg, secret: "register-token-0123456789", roles: [register] }
+    - { name: billing, secret: "billing-token-0123456789", roles: [internal], kv: [{ prefix: billing/, access: write }] }
 `
 
 // mikoServer is a real Miko (node bin/miko.js serve) in its own directory.
