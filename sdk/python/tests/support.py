@@ -24,6 +24,8 @@ BACKEND = Path(__file__).with_name("backend_server.py")
 ADMIN = "admin-token-0123456789"
 INTERNAL = "internal-token-0123456789"
 REGISTER = "register-token-0123456789"
+#: Reads and writes the keys under billing/ only.
+BILLING = "billing-token-0123456789"
 
 CONFIG = """\
 http: {{ port: {port} }}
@@ -34,6 +36,7 @@ auth:
     - {{ name: admin, secret: "{admin}", roles: [admin] }}
     - {{ name: mesh, secret: "{internal}", roles: [internal] }}
     - {{ name: reg, secret: "{register}", roles: [register] }}
+    - {{ name: billing, secret: "{billing}", roles: [internal], kv: [{{ prefix: billing/, access: write }}] }}
 """
 
 
@@ -100,7 +103,7 @@ class MikoServer:
             self.port = port
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "config.yaml").write_text(
-            CONFIG.format(port=self.port, admin=ADMIN, internal=INTERNAL, register=REGISTER)
+            CONFIG.format(port=self.port, admin=ADMIN, internal=INTERNAL, register=REGISTER, billing=BILLING)
         )
         self.process = subprocess.Popen(
             ["node", str(MIKO_BIN), "serve"],
@@ -140,6 +143,13 @@ class MikoServer:
     def register(self, service: str, token: str = REGISTER, **body: Any) -> dict[str, Any]:
         with self.api(token) as api:
             response = api.post(f"/v1/services/{service}/endpoints", json=body)
+            response.raise_for_status()
+            return response.json()  # type: ignore[no-any-return]
+
+    def put_key(self, key: str, value: Any) -> dict[str, Any]:
+        """Writes a key the way an operator would, with the admin token."""
+        with self.api(ADMIN) as api:
+            response = api.put(f"/v1/kv/{key}", json={"value": value})
             response.raise_for_status()
             return response.json()  # type: ignore[no-any-return]
 

@@ -1,4 +1,5 @@
-"""Miko SDK: find services in the Miko directory, call them with failover, register yours.
+"""Miko SDK: find services in the Miko directory, call them with failover, register yours,
+and follow the fleet's configuration keys (``client.config("billing/")``).
 
 with miko.Client("http://miko.internal:8740") as client:
     hanami = client.http("hanami")
@@ -9,16 +10,21 @@ import logging
 
 from ._async_client import AsyncClient, AsyncRegistration
 from ._client import Client, Registration
+from ._config import AsyncConfig, Config
+from ._config_core import Change, ConfigEntry, Written
 from ._errors import (
     Forbidden,
     InvalidAddress,
     InvalidRequest,
+    KeyNotFound,
+    KvForbidden,
     MikoError,
     MikoUnreachable,
     NoHealthyEndpoint,
     NotFound,
     Unauthorized,
     UnknownService,
+    VersionConflict,
 )
 from ._models import AddressKind, Endpoint, EndpointStatus, Protocol, Strategy
 from ._transport import ENDPOINT_EXTENSION, AsyncMikoTransport, MikoTransport, endpoint_of
@@ -31,14 +37,20 @@ __all__ = [
     "ENDPOINT_EXTENSION",
     "AddressKind",
     "AsyncClient",
+    "AsyncConfig",
     "AsyncMikoTransport",
     "AsyncRegistration",
+    "Change",
     "Client",
+    "Config",
+    "ConfigEntry",
     "Endpoint",
     "EndpointStatus",
     "Forbidden",
     "InvalidAddress",
     "InvalidRequest",
+    "KeyNotFound",
+    "KvForbidden",
     "MikoError",
     "MikoTransport",
     "MikoUnreachable",
@@ -49,6 +61,8 @@ __all__ = [
     "Strategy",
     "Unauthorized",
     "UnknownService",
+    "VersionConflict",
+    "Written",
     "__version__",
     "endpoint_of",
 ]

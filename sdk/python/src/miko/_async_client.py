@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import httpx
 
 from ._base import ClientBase, RegistrationBase
+from ._config import AsyncConfig
 from ._core import POLL_LIMITS, Answer, Call, Exchange, Lease, closed_error, http_settings
 from ._models import Endpoint
 from ._options import Seconds
@@ -48,6 +49,7 @@ class AsyncClient(ClientBase[httpx.AsyncClient, "AsyncRegistration"]):
         self._poller = httpx.AsyncClient(**settings, limits=POLL_LIMITS)
         self._settled = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._configs: set[AsyncConfig] = set()
 
     # ----- lifecycle -------------------------------------------------------------------
 
@@ -76,6 +78,8 @@ class AsyncClient(ClientBase[httpx.AsyncClient, "AsyncRegistration"]):
         try:
             for registration in leftovers.registrations:
                 await registration._shutdown(quiet=True)
+            for config in list(self._configs):
+                await config.aclose()
         finally:
             self._settled.set()
             await _cancel(self._task)
@@ -169,6 +173,19 @@ class AsyncClient(ClientBase[httpx.AsyncClient, "AsyncRegistration"]):
             raise closed_error()
         registration._start()
         return registration
+
+    # ----- configuration ---------------------------------------------------------------
+
+    def config(self, prefix: str) -> AsyncConfig:
+        """A live copy of the keys under ``prefix``, followed by a task; see :meth:`Client.config`
+        and :class:`~miko.AsyncConfig`."""
+        self._core.check_open()
+        config = AsyncConfig(self, prefix)
+        self._configs.add(config)
+        return config
+
+    def _forget_config(self, config: AsyncConfig) -> None:
+        self._configs.discard(config)
 
     # ----- talking to Miko -------------------------------------------------------------
 

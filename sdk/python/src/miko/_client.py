@@ -6,8 +6,6 @@ The decisions are the core's (:mod:`miko._core`); this module performs them with
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import threading
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -16,70 +14,17 @@ from typing import Any, TypeVar
 import httpx
 
 from ._base import ClientBase, RegistrationBase
+from ._config import Config
 from ._core import POLL_LIMITS, Answer, Call, Exchange, Lease, closed_error, http_settings
 from ._models import Endpoint
 from ._options import Seconds
 from ._registration import DEFAULT_TTL, registration_body
+from ._socket_watch import _SocketWatch, _Stopped
 from ._transport import MikoTransport
 
 __all__ = ["Client", "Registration"]
 
 T = TypeVar("T")
-
-# httpcore's trace events that hand over a new connection's stream, and those of its cleanup.
-_CONNECTED = frozenset({"connection.connect_tcp.complete", "connection.start_tls.complete"})
-_CLEANUP = "http11.response_closed."
-
-
-class _Stopped(Exception):
-    """Raised inside the refresh thread's own request once the client closes."""
-
-
-class _SocketWatch:
-    """Follows the long-poll's connection (through httpx's ``trace`` extension) so that
-    ``close()`` can end a blocking query at once, by shutting its socket down, instead of
-    waiting for it to time out; once the client is stopping, no further step of a request
-    starts.
-
-    A connection being set up (connected, perhaps TLS done, not yet handed to the HTTP/1.1
-    layer that closes it on errors) is only a local variable of httpcore's: raising then
-    would drop its socket unclosed, so the watch closes it first.
-    """
-
-    def __init__(self, stop: threading.Event) -> None:
-        self._stop = stop
-        self._lock = threading.Lock()
-        self._socket: socket.socket | None = None
-        self._pending: Any = None
-
-    def __call__(self, event: str, info: Mapping[str, Any]) -> None:
-        with self._lock:
-            self._follow(event, info)
-            if self._stop.is_set() and not event.startswith(_CLEANUP):
-                self._close_pending()
-                raise _Stopped()
-
-    def _follow(self, event: str, info: Mapping[str, Any]) -> None:
-        if event in _CONNECTED:
-            stream = info.get("return_value")
-            found = stream.get_extra_info("socket") if stream is not None else None
-            self._socket = found if isinstance(found, socket.socket) else None
-            self._pending = stream
-        elif not event.startswith("connection."):
-            self._pending = None  # the HTTP layer owns the connection now
-
-    def _close_pending(self) -> None:
-        stream, self._pending = self._pending, None
-        if stream is not None:
-            with contextlib.suppress(Exception):
-                stream.close()
-
-    def interrupt(self) -> None:
-        with self._lock:
-            sock = self._socket
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
 
 
 class Client(ClientBase[httpx.Client, "Registration"]):
@@ -120,6 +65,8 @@ class Client(ClientBase[httpx.Client, "Registration"]):
         self._stop = threading.Event()
         self._settled = threading.Event()
         self._socket = _SocketWatch(self._stop)
+        self._configs: set[Config] = set()
+        self._configs_lock = threading.Lock()
         self._thread = threading.Thread(target=self._refresh_loop, name="miko-refresh", daemon=True)
         self._thread.start()
 
@@ -144,6 +91,10 @@ class Client(ClientBase[httpx.Client, "Registration"]):
             return
         for registration in leftovers.registrations:
             registration._shutdown(quiet=True)
+        with self._configs_lock:
+            configs = list(self._configs)
+        for config in configs:
+            config.close()
         self._stop.set()
         self._settled.set()
         self._socket.interrupt()
@@ -260,6 +211,22 @@ class Client(ClientBase[httpx.Client, "Registration"]):
             raise closed_error()
         registration._start()
         return registration
+
+    # ----- configuration ---------------------------------------------------------------
+
+    def config(self, prefix: str) -> Config:
+        """A live copy of the keys under ``prefix`` (``"billing/"``) with their values, kept fresh
+        by a background thread with blocking queries; reads answer from it, also while Miko is
+        unreachable. See :class:`~miko.Config`."""
+        self._core.check_open()
+        config = Config(self, prefix)
+        with self._configs_lock:
+            self._configs.add(config)
+        return config
+
+    def _forget_config(self, config: Config) -> None:
+        with self._configs_lock:
+            self._configs.discard(config)
 
     # ----- talking to Miko -------------------------------------------------------------
 

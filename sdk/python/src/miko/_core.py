@@ -79,6 +79,7 @@ class Call:
     json: Mapping[str, Any] | None = None
     params: httpx.QueryParams | None = None
     timeout: httpx.Timeout | None = None
+    headers: Mapping[str, str] | None = None
 
     def options(self) -> dict[str, Any]:
         """Keyword arguments of ``httpx.Client.request`` beyond method and path."""
@@ -89,6 +90,8 @@ class Call:
             options["params"] = self.params
         if self.timeout is not None:
             options["timeout"] = self.timeout
+        if self.headers is not None:
+            options["headers"] = self.headers
         return options
 
 

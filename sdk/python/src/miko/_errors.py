@@ -16,12 +16,15 @@ __all__ = [
     "Forbidden",
     "InvalidAddress",
     "InvalidRequest",
+    "KeyNotFound",
+    "KvForbidden",
     "MikoError",
     "MikoUnreachable",
     "NoHealthyEndpoint",
     "NotFound",
     "Unauthorized",
     "UnknownService",
+    "VersionConflict",
 ]
 
 
@@ -71,6 +74,21 @@ class NotFound(MikoError):
     """Miko answered 404 for something other than a service lookup."""
 
 
+class KvForbidden(Forbidden):
+    """Miko denies this token the keys asked for (HTTP 403 ``kv_forbidden``): reading a prefix
+    no read rule covers, or writing a key without write access."""
+
+
+class VersionConflict(MikoError):
+    """A compare-and-set write lost (HTTP 412 ``kv_version_conflict``): the key was not at the
+    version given with ``if_version``, or a ``create=True`` write found it already there."""
+
+
+class KeyNotFound(NotFound, LookupError):
+    """The key does not exist, was deleted, or this token may not read it (HTTP 404
+    ``kv_key_not_found``)."""
+
+
 class UnknownService(MikoError, LookupError):
     """No service of that name is in the endpoint list this client sees."""
 
@@ -101,6 +119,12 @@ def error_from_response(response: httpx.Response, what: str) -> MikoError:
     except (ValueError, UnicodeDecodeError):
         pass
     status = response.status_code
+    if status == 403 and code == "kv_forbidden":
+        return KvForbidden(message, code=code, status=status)
+    if status == 412:
+        return VersionConflict(message, code=code or "kv_version_conflict", status=status)
+    if status == 404 and code == "kv_key_not_found":
+        return KeyNotFound(message, code=code, status=status)
     if status == 401:
         return Unauthorized(message, code=code or "unauthorized", status=status)
     if status == 403:
