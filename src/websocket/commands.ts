@@ -3,6 +3,7 @@ import * as FiberMap from "effect/FiberMap"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as ConfigOperations from "../config/operations.js"
+import { KvOperations } from "../kv/index.js"
 import * as RegistryOperations from "../registry/operations.js"
 import * as SchedulerOperations from "../scheduler/operations.js"
 import { describeParseError } from "../shared/parse-error.js"
@@ -16,6 +17,9 @@ import {
   EndpointFilterArgs,
   EndpointRefArgs,
   EventArgs,
+  KvDeleteArgs,
+  KvKeyArgs,
+  KvSetArgs,
   NoArgs,
   OptionalConfigKeyArgs,
   OptionalTaskRefArgs,
@@ -75,6 +79,10 @@ const simpleCommands = {
   "config.set": command("config.set", ConfigSetArgs, (args) => ConfigOperations.setKey(args.key, args.value)),
   "config.reset": command("config.reset", OptionalConfigKeyArgs, (args) =>
     args.key === undefined ? ConfigOperations.resetAll : ConfigOperations.resetKey(args.key)),
+  "kv.get": command("kv.get", KvKeyArgs, (args) => Effect.map(KvOperations.getKey(args.key), ({ entry }) => entry)),
+  "kv.set": command("kv.set", KvSetArgs, (args) =>
+    KvOperations.putKey(args.key, args, { ifVersion: args.ifVersion, create: args.create })),
+  "kv.delete": command("kv.delete", KvDeleteArgs, (args) => KvOperations.deleteKey(args.key, { ifVersion: args.ifVersion })),
   "tasks.list": command("tasks.list", NoArgs, () => SchedulerOperations.listTasks),
   "tasks.run": command("tasks.run", TaskRefArgs, (args) => SchedulerOperations.runTask(args.id)),
   "tasks.pause": command("tasks.pause", OptionalTaskRefArgs, (args) =>

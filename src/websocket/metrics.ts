@@ -4,9 +4,9 @@ import * as Metric from "effect/Metric"
 /** WebSocket connections open now. */
 export const connections = Metric.gauge("miko_websocket_connections", { description: "WebSocket connections open now" })
 
-const topics = ["endpoints", "config", "tasks"] as const
+const topics = ["endpoints", "config", "tasks", "kv"] as const
 
-const subscriptions = Metric.gauge("miko_websocket_subscriptions", { description: "WebSocket subscriptions running now, by topic (endpoints, config, tasks)" })
+const subscriptions = Metric.gauge("miko_websocket_subscriptions", { description: "WebSocket subscriptions running now, by topic (endpoints, config, tasks, kv)" })
 
 /** Counts a subscription of `topic` while `run` runs. */
 export const asSubscription = (topic: typeof topics[number]) => {

@@ -1,6 +1,7 @@
 import * as Schema from "effect/Schema"
 import { ServiceName } from "../shared/address.js"
 import { EndpointId, EndpointStatus, Registration } from "../registry/model.js"
+import { KvPrefix } from "../config/schema.js"
 
 /** A command's correlation id, echoed in its result. */
 export const MessageId = Schema.Union(Schema.String, Schema.Number)
@@ -37,7 +38,7 @@ export const ResultError = Schema.Struct({
 })
 export const EventMessage = Schema.Struct({
   type: Schema.Literal("event"),
-  topic: Schema.Literal("endpoints", "tasks", "config"),
+  topic: Schema.Literal("endpoints", "tasks", "config", "kv"),
   subscription: Schema.String,
   data: Schema.Unknown
 })
@@ -86,6 +87,13 @@ export const SubscribeArgs = Schema.Union(
     })
   }),
   Schema.Struct({ topic: Schema.Literal("config") }),
+  Schema.Struct({
+    topic: Schema.Literal("kv"),
+    prefix: Schema.optionalWith(KvPrefix, { default: () => "" }),
+    index: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { exact: true }).annotations({
+      description: "Resume after this index: the current version of each key under the prefix changed since, then the changes as they come"
+    })
+  }),
   Schema.Struct({ topic: Schema.Literal("tasks"), taskId: Schema.optionalWith(Schema.String, { exact: true }) })
 )
 export type SubscribeArgs = typeof SubscribeArgs.Type
@@ -98,3 +106,17 @@ export const NoArgs = Schema.Struct({})
 export const TaskRefArgs = Schema.Struct({ id: Schema.String })
 export const OptionalTaskRefArgs = Schema.Struct({ id: Schema.optionalWith(Schema.String, { exact: true }) })
 export const EventArgs = Schema.Struct({ name: Schema.String.pipe(Schema.minLength(1)) })
+
+const ifVersion = Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)), { exact: true }).annotations({
+  description: "Compare-and-set: write only when the key is at this version (as If-Match)"
+})
+export const KvKeyArgs = Schema.Struct({ key: Schema.String })
+export const KvSetArgs = Schema.Struct({
+  key: Schema.String,
+  value: Schema.Unknown.pipe(Schema.filter((v) => v !== undefined, { message: () => "is missing" })),
+  comment: Schema.optionalWith(Schema.String.pipe(Schema.maxLength(1024)), { exact: true }),
+  secret: Schema.optionalWith(Schema.Boolean, { exact: true }),
+  ifVersion,
+  create: Schema.optionalWith(Schema.Boolean, { exact: true }).annotations({ description: "Create only (as If-None-Match: *)" })
+})
+export const KvDeleteArgs = Schema.Struct({ key: Schema.String, ifVersion })

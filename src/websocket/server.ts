@@ -21,6 +21,7 @@ import { Tokens } from "../auth/tokens.js"
 import { ConfigService } from "../config/service.js"
 import { Lifecycle } from "../lifecycle/index.js"
 import { Registry } from "../registry/service.js"
+import { Kv } from "../kv/index.js"
 import { Scheduler } from "../scheduler/service.js"
 import { type ErrorBody, errorBodyOf, errorResponse, internalErrorBody, isTaggedFailure } from "../shared/api-error.js"
 import { describeParseError } from "../shared/parse-error.js"
@@ -275,7 +276,7 @@ const upgrade = (server: WebSocketServer) => Effect.gen(function*() {
 /** The WebSocket endpoint, on the same server and port as the HTTP API. */
 export const layerWebSocketRoute = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function*() {
-    const context = yield* Effect.context<WebSocketHub | ConfigService | Tokens | Lifecycle | Registry | Scheduler | EndpointBroadcast>()
+    const context = yield* Effect.context<WebSocketHub | ConfigService | Tokens | Lifecycle | Registry | Scheduler | EndpointBroadcast | Kv>()
     yield* initializeMetrics
     const server = yield* makeWebSocketServer
     yield* router.get("/v1/ws", Effect.provide(upgrade(server), context))

@@ -7,6 +7,7 @@ import { requireRole } from "../auth/caller.js"
 import { ConfigService, redactedConfig } from "../config/service.js"
 import type { EndpointFilter } from "../registry/model.js"
 import { EndpointBroadcast } from "./broadcast.js"
+import { KvOperations } from "../kv/index.js"
 import * as RegistryOperations from "../registry/operations.js"
 import { ExecutionChange } from "../scheduler/model.js"
 import { Scheduler } from "../scheduler/service.js"
@@ -26,7 +27,7 @@ const withinSubscriptionLimit = (connection: Connection) =>
     }
   })
 
-const startStream = (connection: Connection, topic: "endpoints" | "config" | "tasks", events: Stream.Stream<unknown>) =>
+const startStream = (connection: Connection, topic: "endpoints" | "config" | "tasks" | "kv", events: Stream.Stream<unknown>) =>
   Effect.gen(function*() {
     yield* withinSubscriptionLimit(connection)
     const subscription = yield* connection.nextSubscriptionId
@@ -70,6 +71,10 @@ export const subscribe = (connection: Connection, args: SubscribeArgs) =>
         yield* requireRole("admin")
         const config = yield* ConfigService
         return yield* startStream(connection, "config", Stream.map(config.changes, (c) => ({ config: redactedConfig(c) })))
+      }
+      case "kv": {
+        const events = yield* KvOperations.watchKeys(args.prefix, args.index ?? Number.MAX_SAFE_INTEGER)
+        return yield* startStream(connection, "kv", events)
       }
       case "tasks": {
         yield* requireRole("admin")
