@@ -215,10 +215,9 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
       const [, service = "", id = ""] = match
       const caller = callerOf(request.headers.authorization)
       if (caller === undefined || !hasRole(caller, "register") || !coversService(caller, service)) return false
-      const endpoint = registry.renewNow(service, id, Date.now())
-      if (endpoint === undefined) return false
-      const body = Buffer.from(JSON.stringify(endpoint))
-      const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": body.length }
+      const body = registry.renewNow(service, id, Date.now())
+      if (body === undefined) return false
+      const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(body) }
       if (settings.shuttingDown) headers["connection"] = "close"
       response.writeHead(200, headers).end(body)
       record(routes.heartbeat, "PUT", 200, secondsSince(started))

@@ -56,10 +56,11 @@ export class Registry extends Context.Tag("miko/registry/Registry")<Registry, {
   ) => Effect.Effect<{ readonly endpoint: Endpoint; readonly created: boolean }, EndpointConflict | StorageError>
   readonly heartbeat: (service: string, id: string) => Effect.Effect<Endpoint, EndpointNotFound | StorageError>
   /**
-   * The heartbeat of a passing lease, taken at once and answered from memory; undefined when it
-   * needs `heartbeat` (the lease lapsed, or the endpoint is unknown here). For the HTTP fast path.
+   * The heartbeat of a passing lease, taken at once and answered from memory with the endpoint's
+   * JSON (as `heartbeat` answers it); undefined when it needs `heartbeat` (the lease lapsed, or the
+   * endpoint is unknown here). For the HTTP fast path.
    */
-  readonly renewNow: (service: string, id: string, at: number) => Endpoint | undefined
+  readonly renewNow: (service: string, id: string, at: number) => string | undefined
   readonly deregister: (service: string, id: string) => Effect.Effect<void, EndpointNotFound | EndpointConflict | StorageError>
   readonly list: (filter: EndpointFilter, visibility: Visibility) => Effect.Effect<EndpointList>
   readonly services: (visibility: Visibility) => Effect.Effect<{

@@ -12,11 +12,22 @@ import { updateRecord, withCriticalSince } from "./leases.js"
 import { countDeregistration } from "./metrics.js"
 import type { Endpoint, EndpointStatus, Registration } from "./model.js"
 import type { PendingRenewals } from "./pending-renewals.js"
-import { sameDeclaration, staticRecords, statusOf, toEndpoint } from "./record.js"
+import { type EndpointRecord, sameDeclaration, staticRecords, statusOf, toEndpoint } from "./record.js"
 import type { LeaseTable } from "./sweep.js"
 
 const newId = (service: string) =>
   Effect.map(Random.nextIntBetween(0, 0xffffffff), (n) => `${service}-${n.toString(16).padStart(8, "0")}`)
+
+const ttlMillisOf = (record: EndpointRecord) =>
+  record.registration.ttl === undefined ? Number.POSITIVE_INFINITY : Duration.toMillis(record.registration.ttl)
+
+/** The endpoint's JSON with its lastSeenAt left open: toEndpoint puts lastSeenAt and ttl last. */
+const answerAround = (record: EndpointRecord): ((at: number) => string) => {
+  const { lastSeenAt: _, ttl, ...rest } = toEndpoint(record, "internal")!
+  const head = `${JSON.stringify(rest).slice(0, -1)},"lastSeenAt":"`
+  const tail = ttl === undefined ? "\"}" : `","ttl":${JSON.stringify(ttl)}}`
+  return (at) => head + new Date(at).toISOString() + tail
+}
 
 const notFound = (service: string, id: string) =>
   new EndpointNotFound({ service, id, message: `no endpoint ${JSON.stringify(id)} in service ${JSON.stringify(service)}` })
@@ -75,18 +86,32 @@ export const makeWrites = (deps: {
    * A heartbeat on a passing lease changes nothing callers see: it is noted in memory and
    * answered at once, without the write lock or a transaction (see pending-renewals.ts).
    * Undefined when the heartbeat is a change (a lapsed lease) or names no known endpoint.
+   * Answers the record as it was before, which stays the same object until a real change.
    */
-  const renewNow = (service: string, id: string, at: number): Endpoint | undefined => {
+  const renewLease = (service: string, id: string, at: number): EndpointRecord | undefined => {
     const known = Option.getOrUndefined(HashMap.get(journal.shownNow().records, id))
     if (known === undefined || known.service !== service || known.leaseStatus !== "passing") return undefined
-    const ttl = known.registration.ttl
-    renewals.note(id, at, ttl === undefined ? Number.POSITIVE_INFINITY : Duration.toMillis(ttl))
+    renewals.note(id, at, ttlMillisOf(known))
     table.renew(id, at)
-    return toEndpoint({ ...known, lastSeenAt: at }, "internal")
+    return known
+  }
+
+  /** The heartbeat's answer as JSON, rendered once per record around its lastSeenAt: many heartbeats, few changes. */
+  const answers = new WeakMap<EndpointRecord, (at: number) => string>()
+  const renewNow = (service: string, id: string, at: number): string | undefined => {
+    const known = renewLease(service, id, at)
+    if (known === undefined) return undefined
+    let answer = answers.get(known)
+    if (answer === undefined) answers.set(known, answer = answerAround(known))
+    return answer(at)
   }
 
   const renewInMemory = (service: string, id: string) =>
-    Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.sync(() => renewNow(service, id, at)))
+    Effect.flatMap(Clock.currentTimeMillis, (at) =>
+      Effect.sync(() => {
+        const known = renewLease(service, id, at)
+        return known === undefined ? undefined : toEndpoint({ ...known, lastSeenAt: at }, "internal")
+      }))
 
   /** A heartbeat that moves a status (a lapsed lease coming back) is a change, durable before it is answered. */
   const renewDurably = (service: string, id: string) =>

@@ -126,6 +126,21 @@ describe("bad input: a specific 4xx, nothing stored half-way", () => {
     expect(allText((await list(miko)).body)).not.toContain("steal")
   })
 
+  it("a heartbeat answers the endpoint as registered with lastSeenAt moved, whatever its metadata holds", async () => {
+    const metadata = { lastSeenAt: "1970-01-01T00:00:00.000Z", "quote\"d": "a\"}b", ttl: "1s" }
+    const created = await register(miko, "hb", { id: "hb-1", publicAddress: "https://hb-1.example.com", ttl: "30s", metadata })
+    expect(created.status).toBe(201)
+    const beat = () => api(`${miko.url}/v1/services/hb/endpoints/hb-1/heartbeat`, { method: "PUT", token: anyRegistrar })
+    const first = await beat()
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const second = await beat()
+    expect(second.status).toBe(200)
+    const { lastSeenAt, ...rest } = second.body
+    expect(rest).toEqual({ ...created.body, lastSeenAt: undefined, metadata })
+    expect(Date.parse(String(lastSeenAt))).toBeGreaterThan(Date.parse(String(first.body["lastSeenAt"])))
+    expect((await api(`${miko.url}/v1/services/hb/endpoints/hb-1`, { method: "DELETE", token: anyRegistrar })).status).toBe(204)
+  })
+
   it("a heartbeat or deregistration for an unknown id: 404", async () => {
     expect((await api(`${miko.url}/v1/services/web/endpoints/nope/heartbeat`, { method: "PUT", token: anyRegistrar })).status).toBe(404)
     expect((await api(`${miko.url}/v1/services/db/endpoints/web-1/heartbeat`, { method: "PUT", token: anyRegistrar })).status).toBe(404)
