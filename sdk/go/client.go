@@ -36,17 +36,13 @@ type Client struct {
 	log     *slog.Logger
 
 	snap     atomic.Pointer[snapshot]
-	ready    chan struct{} // closed when the first attempt to fetch the list has ended
-	readyOne sync.Once
+	fresh    freshness
 	counters map[string]*atomic.Uint64 // round-robin positions by service; watcher goroutine only
 	breaker  breaker
 
-	mu          sync.Mutex
-	lastErr     error
-	stale       bool
-	lastUpdated time.Time
-	regs        map[*Registered]struct{}
-	configs     map[*Config]struct{}
+	mu      sync.Mutex // guards regs and configs
+	regs    map[*Registered]struct{}
+	configs map[*Config]struct{}
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -105,7 +101,6 @@ func New(address string, opts ...Option) (*Client, error) {
 	c := &Client{
 		cfg:      cfg,
 		base:     base.String(),
-		ready:    make(chan struct{}),
 		counters: make(map[string]*atomic.Uint64),
 		regs:     make(map[*Registered]struct{}),
 		configs:  make(map[*Config]struct{}),
@@ -138,6 +133,7 @@ func New(address string, opts ...Option) (*Client, error) {
 		c.backend = c.ownTr
 	}
 	c.tr = &Transport{c: c}
+	c.fresh.init()
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.wg.Add(1)
 	go c.watch()
@@ -164,30 +160,15 @@ func (c *Client) Index() uint64 {
 }
 
 // LastUpdated is when Miko last confirmed the cached list (zero before the first list).
-func (c *Client) LastUpdated() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lastUpdated
-}
+func (c *Client) LastUpdated() time.Time { return c.fresh.updated() }
 
 // Stale reports whether the cached list may be out of date: the latest attempt to reach Miko
 // failed (or none has succeeded yet). Lookups still answer from the last good list.
-func (c *Client) Stale() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.stale || c.lastUpdated.IsZero()
-}
+func (c *Client) Stale() bool { return c.fresh.isStale() }
 
 // Err is the error of the latest failed attempt to refresh the list, or nil when the latest
 // attempt succeeded.
-func (c *Client) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.stale {
-		return nil
-	}
-	return c.lastErr
-}
+func (c *Client) Err() error { return c.fresh.err() }
 
 // PanicServices lists, sorted, the services served in panic mode: none of their endpoints is
 // passing, so Pick and the HTTP client choose among the others. It is always empty with
@@ -216,7 +197,7 @@ func (c *Client) current(ctx context.Context) (*snapshot, error) {
 		return s, nil
 	}
 	select {
-	case <-c.ready:
+	case <-c.fresh.ready:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -226,13 +207,10 @@ func (c *Client) current(ctx context.Context) (*snapshot, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
-	c.mu.Lock()
-	err := c.lastErr
-	c.mu.Unlock()
-	if err == nil {
-		err = ErrUnreachable
+	if err := c.fresh.err(); err != nil {
+		return nil, err
 	}
-	return nil, err
+	return nil, ErrUnreachable
 }
 
 func (c *Client) entry(ctx context.Context, service string) (*serviceEntry, error) {
@@ -330,7 +308,7 @@ func (c *Client) Close() error {
 			cancel()
 		}
 		c.wg.Wait()
-		c.readyOne.Do(func() { close(c.ready) })
+		c.fresh.settle()
 		c.apiTr.CloseIdleConnections()
 		if c.ownTr != nil {
 			c.ownTr.CloseIdleConnections()
@@ -344,53 +322,17 @@ func (c *Client) Close() error {
 // index. Failures keep the last good list and retry with backoff.
 func (c *Client) watch() {
 	defer c.wg.Done()
-	failures := 0
-	for {
-		started := time.Now()
+	c.follow(c.ctx, &c.fresh, "endpoint list", func(block bool) (bool, error) {
 		prev := c.snap.Load()
-		// After a failure, a plain read: Miko may be a new process with nothing new to say,
-		// and its first answer is what ends the staleness.
-		next, err := c.poll(prev, failures == 0)
-		if c.ctx.Err() != nil {
-			return
+		next, err := c.poll(prev, block)
+		if err != nil || next == prev || c.ctx.Err() != nil {
+			return false, err
 		}
-		if err != nil {
-			c.mu.Lock()
-			wasStale := c.stale
-			c.stale, c.lastErr = true, err
-			c.mu.Unlock()
-			if !wasStale {
-				c.log.Warn("miko: endpoint list refresh failed; using the last good list", "error", err)
-			}
-			c.readyOne.Do(func() { close(c.ready) })
-			if !sleepCtx(c.ctx, c.backoff(failures)) {
-				return
-			}
-			failures++
-			continue
-		}
-		if failures > 0 {
-			c.log.Info("miko: endpoint list refreshed again", "index", next.index)
-		}
-		failures = 0
-		changed := next != prev
-		if changed {
-			c.breaker.onList(prev, next)
-			c.snap.Store(next)
-			c.logPanicChanges(prev, next)
-		}
-		c.mu.Lock()
-		c.stale, c.lastErr, c.lastUpdated = false, nil, time.Now()
-		c.mu.Unlock()
-		c.readyOne.Do(func() { close(c.ready) })
-		// A blocking query that comes back at once without news (Miko shutting down, say) must not
-		// turn into a busy loop.
-		if !changed && time.Since(started) < min(c.cfg.wait/2, time.Second) {
-			if !sleepCtx(c.ctx, c.cfg.backoffMin) {
-				return
-			}
-		}
-	}
+		c.breaker.onList(prev, next)
+		c.snap.Store(next)
+		c.logPanicChanges(prev, next)
+		return true, nil
+	})
 }
 
 // logPanicChanges logs services entering and leaving panic mode, once per change rather than per
@@ -423,31 +365,18 @@ func (c *Client) poll(prev *snapshot, block bool) (*snapshot, error) {
 		target += sep + "index=" + strconv.FormatUint(prev.index, 10) + "&wait=" + formatDuration(c.cfg.wait)
 		timeout = c.cfg.wait + c.cfg.timeout
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-	if err != nil {
-		return nil, err
+	etag := ""
+	if prev != nil {
+		etag = prev.etag
 	}
-	c.authorize(req)
-	req.Header.Set("Accept", "application/json")
-	if prev != nil && prev.etag != "" {
-		req.Header.Set("If-None-Match", prev.etag)
-	}
-	resp, err := c.api.Do(req)
-	if err != nil {
-		return nil, &UnreachableError{Address: c.base, Err: err}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, &UnreachableError{Address: c.base, Err: err}
-	}
+	status, newTag, body, err := c.fetch(c.ctx, target, timeout, etag)
 	switch {
-	case resp.StatusCode == http.StatusNotModified && prev != nil:
+	case err != nil:
+		return nil, err
+	case status == http.StatusNotModified && prev != nil:
 		return prev, nil
-	case resp.StatusCode != http.StatusOK:
-		return nil, decodeAPIError(resp.StatusCode, body)
+	case status != http.StatusOK:
+		return nil, decodeAPIError(status, body)
 	}
 	var list wireList
 	if err := json.Unmarshal(body, &list); err != nil {
@@ -456,7 +385,7 @@ func (c *Client) poll(prev *snapshot, block bool) (*snapshot, error) {
 	if prev != nil && list.Index == prev.index {
 		return prev, nil
 	}
-	return c.build(&list, resp.Header.Get("ETag")), nil
+	return c.build(&list, newTag), nil
 }
 
 // build turns a list from Miko into a snapshot. Watcher goroutine only.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -25,16 +24,12 @@ type Config struct {
 	prefix  string
 	listURL string
 
-	snap     atomic.Pointer[configSnapshot]
-	ready    chan struct{} // closed when the first attempt to read the keys has ended
-	readyOne sync.Once
+	snap  atomic.Pointer[configSnapshot]
+	fresh freshness
 
-	mu          sync.Mutex
-	lastErr     error
-	stale       bool
-	lastUpdated time.Time
-	listeners   map[int]func(Change)
-	nextID      int
+	mu        sync.Mutex // guards listeners and nextID
+	listeners map[int]func(Change)
+	nextID    int
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -89,17 +84,17 @@ func (c *Client) Config(prefix string) *Config {
 		c:         c,
 		prefix:    prefix,
 		listURL:   c.base + "/v1/kv?" + url.Values{"prefix": {prefix}, "values": {"true"}}.Encode(),
-		ready:     make(chan struct{}),
 		listeners: map[int]func(Change){},
 		done:      make(chan struct{}),
 	}
+	cfg.fresh.init()
 	cfg.ctx, cfg.cancel = context.WithCancel(c.ctx)
 	c.mu.Lock()
 	if c.closed.Load() {
 		c.mu.Unlock()
 		cfg.cancel()
 		close(cfg.done)
-		cfg.readyOne.Do(func() { close(cfg.ready) })
+		cfg.fresh.settle()
 		return cfg
 	}
 	c.configs[cfg] = struct{}{}
@@ -116,7 +111,7 @@ func (cfg *Config) Close() {
 	cfg.closeOnce.Do(func() {
 		cfg.cancel()
 		<-cfg.done
-		cfg.readyOne.Do(func() { close(cfg.ready) })
+		cfg.fresh.settle()
 		cfg.c.mu.Lock()
 		delete(cfg.c.configs, cfg)
 		cfg.c.mu.Unlock()
@@ -131,7 +126,7 @@ func (cfg *Config) Ready(ctx context.Context) error {
 		return nil
 	}
 	select {
-	case <-cfg.ready:
+	case <-cfg.fresh.ready:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -157,28 +152,13 @@ func (cfg *Config) Index() uint64 {
 
 // Stale reports whether the copy may be out of date: the latest attempt to read it failed, or
 // none has succeeded yet.
-func (cfg *Config) Stale() bool {
-	cfg.mu.Lock()
-	defer cfg.mu.Unlock()
-	return cfg.stale || cfg.lastUpdated.IsZero()
-}
+func (cfg *Config) Stale() bool { return cfg.fresh.isStale() }
 
 // Err is the error of the latest failed attempt to refresh the copy, or nil after a success.
-func (cfg *Config) Err() error {
-	cfg.mu.Lock()
-	defer cfg.mu.Unlock()
-	if !cfg.stale {
-		return nil
-	}
-	return cfg.lastErr
-}
+func (cfg *Config) Err() error { return cfg.fresh.err() }
 
 // LastUpdated is when Miko last confirmed the copy (zero before the first one).
-func (cfg *Config) LastUpdated() time.Time {
-	cfg.mu.Lock()
-	defer cfg.mu.Unlock()
-	return cfg.lastUpdated
-}
+func (cfg *Config) LastUpdated() time.Time { return cfg.fresh.updated() }
 
 // OnChange calls fn with every change to the copy from now on, one at a time on the Config's
 // goroutine (keep it short). The returned function stops the calls.
@@ -195,53 +175,22 @@ func (cfg *Config) OnChange(fn func(Change)) (stop func()) {
 	}
 }
 
-// follow keeps the copy fresh: a first plain read, then blocking queries on the latest index.
-// Failures keep the last copy and retry with backoff; after one, the next read does not block:
-// Miko may be a new process with nothing new to say, and its first answer ends the staleness.
+// follow keeps the copy fresh with blocking queries (see Client.follow), telling the listeners of
+// each change.
 func (cfg *Config) follow() {
 	defer close(cfg.done)
-	failures := 0
-	for {
-		started := time.Now()
+	cfg.c.follow(cfg.ctx, &cfg.fresh, fmt.Sprintf("keys under %q", cfg.prefix), func(block bool) (bool, error) {
 		prev := cfg.snap.Load()
-		next, err := cfg.poll(prev, failures == 0)
-		if cfg.ctx.Err() != nil {
-			return
+		next, err := cfg.poll(prev, block)
+		if err != nil || next == prev || cfg.ctx.Err() != nil {
+			return false, err
 		}
-		if err != nil {
-			cfg.mu.Lock()
-			wasStale := cfg.stale
-			cfg.stale, cfg.lastErr = true, err
-			cfg.mu.Unlock()
-			if !wasStale {
-				cfg.c.log.Warn("miko: keys not refreshed; using the last copy", "prefix", cfg.prefix, "error", err)
-			}
-			cfg.readyOne.Do(func() { close(cfg.ready) })
-			if !sleepCtx(cfg.ctx, cfg.c.backoff(failures)) {
-				return
-			}
-			failures++
-			continue
-		}
-		failures = 0
-		changed := next != prev
-		if changed {
-			cfg.snap.Store(next)
-		}
-		cfg.mu.Lock()
-		cfg.stale, cfg.lastErr, cfg.lastUpdated = false, nil, time.Now()
-		cfg.mu.Unlock()
-		cfg.readyOne.Do(func() { close(cfg.ready) })
-		if changed && prev != nil {
+		cfg.snap.Store(next)
+		if prev != nil {
 			cfg.notify(changesBetween(prev, next))
 		}
-		// A blocking query that comes back at once without news must not become a busy loop.
-		if !changed && time.Since(started) < min(cfg.c.cfg.wait/2, time.Second) {
-			if !sleepCtx(cfg.ctx, cfg.c.cfg.backoffMin) {
-				return
-			}
-		}
-	}
+		return true, nil
+	})
 }
 
 func (cfg *Config) notify(changes []Change) {
@@ -275,25 +224,12 @@ func (cfg *Config) poll(prev *configSnapshot, block bool) (*configSnapshot, erro
 		target += "&index=" + strconv.FormatUint(prev.index, 10) + "&wait=" + formatDuration(c.cfg.wait)
 		timeout = c.cfg.wait + c.cfg.timeout
 	}
-	ctx, cancel := context.WithTimeout(cfg.ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	status, _, body, err := c.fetch(cfg.ctx, target, timeout, "")
 	if err != nil {
 		return nil, err
 	}
-	c.authorize(req)
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.api.Do(req)
-	if err != nil {
-		return nil, &UnreachableError{Address: c.base, Err: err}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, &UnreachableError{Address: c.base, Err: err}
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, decodeAPIError(resp.StatusCode, body)
+	if status != http.StatusOK {
+		return nil, decodeAPIError(status, body)
 	}
 	var list wireKvList
 	if err := json.Unmarshal(body, &list); err != nil {

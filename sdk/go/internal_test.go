@@ -24,8 +24,9 @@ func offlineClient(t *testing.T, opts ...Option) *Client {
 	if !cfg.strategySet && cfg.zone != "" {
 		cfg.strategy = ZoneFirst
 	}
-	c := &Client{cfg: cfg, ready: make(chan struct{}), counters: map[string]*atomic.Uint64{}, regs: map[*Registered]struct{}{}, log: slog.New(slog.DiscardHandler)}
-	close(c.ready)
+	c := &Client{cfg: cfg, counters: map[string]*atomic.Uint64{}, regs: map[*Registered]struct{}{}, log: slog.New(slog.DiscardHandler)}
+	c.fresh.init()
+	c.fresh.settle()
 	c.backend = cfg.transport
 	c.tr = &Transport{c: c}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
