@@ -159,7 +159,9 @@ class Config(_ConfigBase):
     def __enter__(self) -> Config:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def wait_ready(self, timeout: Seconds | None = None) -> None:
@@ -187,7 +189,13 @@ class Config(_ConfigBase):
         ``create=True`` (only when absent) raise :class:`~miko.VersionConflict` when they do not
         hold; no write access raises :class:`~miko.KvForbidden`."""
         exchange = put_key(
-            self._client.address, self.prefix + key, value, if_version=if_version, create=create, comment=comment, secret=secret
+            self._client.address,
+            self.prefix + key,
+            value,
+            if_version=if_version,
+            create=create,
+            comment=comment,
+            secret=secret,
         )
         return self._client._run(exchange)
 
@@ -213,13 +221,15 @@ class Config(_ConfigBase):
         while not self._stop.wait(delay):
             call = core.next_call()
             try:
-                response = self._poller.request(call.method, call.path, **call.options(), extensions={"trace": self._socket})
+                response = self._poller.request(
+                    call.method, call.path, **call.options(), extensions={"trace": self._socket}
+                )
             except _Stopped:
                 break
             except Exception as error:  # the core judges every failure; the thread lives on
                 if self._stop.is_set():
                     break
-                step, changes = core.failed(error), []
+                step, changes = core.failed(error), list[Change]()
             else:
                 step, changes = core.received(response)
             if step.settled:
@@ -256,7 +266,9 @@ class AsyncConfig(_ConfigBase):
         self._start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.aclose()
 
     def _start(self) -> None:
@@ -286,7 +298,13 @@ class AsyncConfig(_ConfigBase):
     ) -> Written:
         """See :meth:`Config.set`."""
         exchange = put_key(
-            self._client.address, self.prefix + key, value, if_version=if_version, create=create, comment=comment, secret=secret
+            self._client.address,
+            self.prefix + key,
+            value,
+            if_version=if_version,
+            create=create,
+            comment=comment,
+            secret=secret,
         )
         return await self._client._run(exchange)
 
@@ -328,7 +346,7 @@ class AsyncConfig(_ConfigBase):
             try:
                 response = await self._poller.request(call.method, call.path, **call.options())
             except Exception as error:  # the core judges every failure; the task lives on
-                step, changes = core.failed(error), []
+                step, changes = core.failed(error), list[Change]()
             else:
                 step, changes = core.received(response)
             if step.settled:
@@ -345,4 +363,3 @@ class AsyncConfig(_ConfigBase):
                     await result
             except Exception:  # one failing callback must not stop the copy or the others
                 logger.exception("miko: a change callback of %r failed", self.prefix)
-

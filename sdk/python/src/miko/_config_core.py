@@ -141,7 +141,10 @@ class ConfigCore:
         if blocking:
             params += [("index", str(self._index)), ("wait", duration_text(self.options.wait))]
         return Call(
-            "GET", "/v1/kv", params=httpx.QueryParams(params), timeout=self.options.poll_timeout(blocking=blocking)
+            "GET",
+            "/v1/kv",
+            params=httpx.QueryParams(tuple(params)),
+            timeout=self.options.poll_timeout(blocking=blocking),
         )
 
     def received(self, response: httpx.Response) -> tuple[Step, list[Change]]:
@@ -218,7 +221,14 @@ def _written(response: httpx.Response, key: str) -> Written:
 
 
 def put_key(
-    address: str, key: str, value: Any, *, if_version: int | None, create: bool, comment: str | None, secret: bool | None
+    address: str,
+    key: str,
+    value: Any,
+    *,
+    if_version: int | None,
+    create: bool,
+    comment: str | None,
+    secret: bool | None,
 ) -> Exchange[Written]:
     body: dict[str, Any] = {"value": value}
     if comment is not None:
