@@ -24,10 +24,16 @@
 // Register adds an endpoint to Miko and heartbeats it in the background until Deregister or
 // Close.
 //
+// Config follows the application keys under a prefix ("billing/"): a local copy with their
+// values, kept fresh by blocking queries and served while Miko is unreachable, with typed reads
+// and defaults (GetInt, GetString, ConfigValue, Decode), change callbacks (OnChange) and
+// compare-and-set writes (Set with IfVersion or CreateOnly, Delete).
+//
 // Errors are values: the sentinels (ErrInvalidAddress, ErrUnreachable, ErrUnauthorized,
 // ErrForbidden, ErrUnknownService, ErrNoHealthyEndpoint, ErrInvalidRequest, ErrNotFound,
-// ErrClosed) work with errors.Is, also through the *url.Error that http.Client returns, and the
-// typed errors (*AddressError, *ServiceError, *APIError, *UnreachableError) with errors.As.
+// ErrClosed, ErrKVForbidden, ErrVersionConflict, ErrKeyNotFound) work with errors.Is, also
+// through the *url.Error that http.Client returns, and the typed errors (*AddressError,
+// *ServiceError, *APIError, *UnreachableError) with errors.As.
 //
 // The package uses the standard library only and speaks Miko's HTTP API (see /openapi.json on
 // a running Miko).
