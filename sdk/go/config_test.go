@@ -166,3 +166,35 @@ func TestConfigCompareAndSet(t *testing.T) {
 	}
 	eventually(t, time.Second, "the copy follows its own writes", func() bool { return cfg.GetInt("limit", 0) == 1 })
 }
+
+// A secret value is in a writer's copy and left out of a reader's, whose typed reads answer their
+// defaults; a reader may not write.
+func TestConfigSecretValues(t *testing.T) {
+	t.Parallel()
+	m := sharedMiko(t)
+	ctx := t.Context()
+	writer := newClient(t, m, billingToken).Config("billing/secret/")
+	if _, err := writer.Set(ctx, "api-key", "s3cret", miko.Secret(true)); err != nil {
+		t.Fatalf("Set secret: %v", err)
+	}
+	if _, err := writer.Set(ctx, "region", "eu"); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	eventually(t, time.Second, "the writer's copy", func() bool { return writer.GetString("api-key", "") == "s3cret" })
+	reader := newClient(t, m, readerToken).Config("billing/secret/")
+	if err := reader.Ready(ctx); err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
+	if got := reader.GetString("region", ""); got != "eu" {
+		t.Fatalf("region = %q", got)
+	}
+	if e, ok := reader.Entry("api-key"); !ok || !e.Secret || e.Value != nil {
+		t.Fatalf("reader's entry = %+v, %v", e, ok)
+	}
+	if got := reader.GetString("api-key", "hidden"); got != "hidden" {
+		t.Fatalf("reader's secret = %q, want the default", got)
+	}
+	if _, err := reader.Set(ctx, "region", "us"); !errors.Is(err, miko.ErrKVForbidden) {
+		t.Fatalf("reader's Set = %v, want ErrKVForbidden", err)
+	}
+}

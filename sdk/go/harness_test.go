@@ -28,7 +28,8 @@ const (
 	adminToken    = "admin-token-0123456789"
 	internalToken = "internal-token-0123456789"
 	registerToken = "register-token-0123456789"
-	billingToken  = "billing-token-0123456789" // reads and writes the keys under billing/ only
+	billingToken  = "billing-token-0123456789"  // reads and writes the keys under billing/ only
+	readerToken   = "billing-reader-0123456789" // only reads them: secret values are hidden from it
 )
 
 const mikoConfig = `http: { port: %d }
@@ -40,6 +41,7 @@ auth:
     - { name: mesh, secret: "internal-token-0123456789", roles: [internal] }
     - { name: reg, secret: "register-token-0123456789", roles: [register] }
     - { name: billing, secret: "billing-token-0123456789", roles: [internal], kv: [{ prefix: billing/, access: write }] }
+    - { name: billing-reader, secret: "billing-reader-0123456789", roles: [internal], kv: [{ prefix: billing/, access: read }] }
 `
 
 // mikoServer is a real Miko (node bin/miko.js serve) in its own directory.

@@ -7,7 +7,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { type ConfigChange, createClient, KvForbidden, KvKeyNotFound, KvVersionConflict, MikoClient, type MikoPromiseClient } from "../../sdk/ts/src/index.js"
 import { api, cleanup, tempDir } from "../support/miko.js"
-import { admin, billingWriter, eventually, freePort, type Miko, sleep, startSdkMiko } from "./support.js"
+import { admin, billingReader, billingWriter, eventually, freePort, type Miko, sleep, startSdkMiko } from "./support.js"
 
 let miko: Miko
 const clients: Array<MikoPromiseClient> = []
@@ -113,6 +113,22 @@ describe("client.config(prefix): a live copy of the keys under a prefix", () => 
     expect(denied.get("salary", "none")).toBe("none")
     const anonymous = client({ address: miko.url, token: "" }).config("billing/")
     await expect(anonymous.ready()).rejects.toMatchObject({ _tag: "KvForbidden" })
+  })
+
+  it("a secret value is in a writer's copy and left out of a reader's, which answers the fallback; readers may not write", async () => {
+    const writer = client({ address: miko.url, token: billingWriter }).config("billing/secret/")
+    await writer.set("api-key", "s3cret", { secret: true })
+    await writer.set("region", "eu")
+    await writer.ready()
+    await eventually(() => writer.get("api-key") === "s3cret", 1_000, "the writer's copy")
+    const reader = client({ address: miko.url, token: billingReader }).config("billing/secret/")
+    await reader.ready()
+    expect(reader.get("region")).toBe("eu")
+    expect(reader.entry("api-key")).toMatchObject({ key: "api-key", secret: true, version: 1 })
+    expect(reader.entry("api-key")).not.toHaveProperty("value")
+    expect(reader.get("api-key", "hidden")).toBe("hidden")
+    expect(reader.read("api-key", Schema.String, "hidden")).toBe("hidden")
+    await expect(reader.set("region", "us")).rejects.toBeInstanceOf(KvForbidden)
   })
 
   it("compare-and-set: a lost race is a KvVersionConflict; create-only and conditional deletes too", async () => {

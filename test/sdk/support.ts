@@ -8,6 +8,8 @@ export const internalReader = "internal-token-0123456789"
 export const registrar = "register-token-0123456789"
 /** A token that may read and write the keys under `billing/` only. */
 export const billingWriter = "billing-token-0123456789"
+/** A token that may only read the keys under `billing/`: secret values are hidden from it. */
+export const billingReader = "billing-reader-0123456789"
 
 /** The configuration every SDK suite runs Miko with. */
 export const mikoConfig = (extra: Record<string, unknown> = {}) => ({
@@ -18,7 +20,8 @@ export const mikoConfig = (extra: Record<string, unknown> = {}) => ({
       { name: "admin", secret: admin, roles: ["admin"] },
       { name: "mesh", secret: internalReader, roles: ["internal"] },
       { name: "reg", secret: registrar, roles: ["register"] },
-      { name: "billing", secret: billingWriter, roles: ["internal"], kv: [{ prefix: "billing/", access: "write" }] }
+      { name: "billing", secret: billingWriter, roles: ["internal"], kv: [{ prefix: "billing/", access: "write" }] },
+      { name: "billing-reader", secret: billingReader, roles: ["internal"], kv: [{ prefix: "billing/", access: "read" }] }
     ]
   },
   ...extra

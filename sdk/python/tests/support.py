@@ -26,6 +26,8 @@ INTERNAL = "internal-token-0123456789"
 REGISTER = "register-token-0123456789"
 #: Reads and writes the keys under billing/ only.
 BILLING = "billing-token-0123456789"
+#: Only reads them: secret values are hidden from it.
+BILLING_READER = "billing-reader-0123456789"
 
 CONFIG = """\
 http: {{ port: {port} }}
@@ -37,6 +39,7 @@ auth:
     - {{ name: mesh, secret: "{internal}", roles: [internal] }}
     - {{ name: reg, secret: "{register}", roles: [register] }}
     - {{ name: billing, secret: "{billing}", roles: [internal], kv: [{{ prefix: billing/, access: write }}] }}
+    - {{ name: billing-reader, secret: "{reader}", roles: [internal], kv: [{{ prefix: billing/, access: read }}] }}
 """
 
 
@@ -103,7 +106,14 @@ class MikoServer:
             self.port = port
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "config.yaml").write_text(
-            CONFIG.format(port=self.port, admin=ADMIN, internal=INTERNAL, register=REGISTER, billing=BILLING)
+            CONFIG.format(
+                port=self.port,
+                admin=ADMIN,
+                internal=INTERNAL,
+                register=REGISTER,
+                billing=BILLING,
+                reader=BILLING_READER,
+            )
         )
         self.process = subprocess.Popen(
             ["node", str(MIKO_BIN), "serve"],

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 import miko
-from support import BILLING, MikoServer, eventually, free_port
+from support import BILLING, BILLING_READER, MikoServer, eventually, free_port
 
 
 @pytest.fixture
@@ -86,6 +86,23 @@ def test_denied_prefix_is_kv_forbidden(miko_server: MikoServer) -> None:
         with pytest.raises(miko.KvForbidden):
             config.set("salary", 1)
         assert config.get_int("salary", -1) == -1
+
+
+def test_secret_values_are_left_out_of_a_readers_copy(miko_server: MikoServer, prefix: str) -> None:
+    with miko.Client(miko_server.url, token=BILLING) as writer_client, writer_client.config(prefix) as writer:
+        writer.set("api-key", "s3cret", secret=True)
+        writer.set("region", "eu")
+        eventually(lambda: writer.get("api-key") == "s3cret", timeout=1.0)
+        with miko.Client(miko_server.url, token=BILLING_READER) as reader_client:
+            reader = reader_client.config(prefix)
+            reader.wait_ready()
+            assert reader.get("region") == "eu"
+            entry = reader.entry("api-key")
+            assert entry is not None and entry.secret and not entry.has_value
+            assert reader.get_str("api-key", "hidden") == "hidden"
+            assert "api-key" not in reader.as_dict()
+            with pytest.raises(miko.KvForbidden):
+                reader.set("region", "us")
 
 
 def test_compare_and_set_conflicts_are_version_conflicts(miko_server: MikoServer, prefix: str) -> None:
