@@ -4,11 +4,13 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import { makeCli } from "./cli/commands.js"
 import { CliError, exitCodes } from "./cli/errors.js"
 import { runService } from "./service.js"
+import { Environment } from "./shared/environment.js"
 
 /**
  * Exit codes: a CLI command's failure says what failed (`exitCodes`, listed in README.md); 2 for
@@ -37,14 +39,13 @@ const describe = (cause: Cause.Cause<unknown>): string =>
     }
   })
 
-const env = process.env
+const home = process.env["HOME"]
 const cli = makeCli({
-  env,
   cwd: process.cwd(),
-  home: env["HOME"],
+  home,
   serve: (configPath) =>
     runService(
-      { configPath: Option.getOrUndefined(configPath), env, cwd: process.cwd(), home: env["HOME"] },
+      { configPath: Option.getOrUndefined(configPath), cwd: process.cwd(), home },
       Effect.sync(() => {
         process.stderr.write("miko: shutdown took longer than general.shutdownTimeout; exiting\n")
         process.exit(1)
@@ -52,7 +53,8 @@ const cli = makeCli({
     )
 })
 
-const program = cli(process.argv).pipe(Effect.provide(NodeContext.layer))
+// The process environment, provided once for every command and the service `serve` runs.
+const program = cli(process.argv).pipe(Effect.provide(Layer.merge(NodeContext.layer, Environment.layerProcess)))
 const fiber = Effect.runFork(program)
 
 // The first SIGTERM/SIGINT starts a controlled shutdown; a second one exits at once.

@@ -11,14 +11,17 @@ import * as Kv from "./kv/index.js"
 import { layerHttpApp, layerNodeServer, layerServe, Lifecycle, layerLifecycle } from "./http/index.js"
 import * as Registry from "./registry/index.js"
 import * as Scheduler from "./scheduler/index.js"
-import type { Environment } from "./shared/environment.js"
+import { type EnvironmentVariables, provideEnvironment, provideEnvironmentArgument } from "./shared/environment.js"
 import { layerDatabase, type StorageSettings } from "./storage/index.js"
 import { layerLogger, layerMetrics, layerOtel, layerProcessMetrics } from "./telemetry/index.js"
 
-/** Where the standalone service reads its configuration from. */
+/**
+ * Where the standalone service reads its configuration from. The environment is the
+ * `Environment` service, or `env` when given (a convenience that provides the service).
+ */
 export interface ServiceOptions {
   readonly configPath?: string | undefined
-  readonly env: Environment
+  readonly env?: EnvironmentVariables | undefined
   readonly cwd: string
   readonly home?: string | undefined
 }
@@ -32,23 +35,33 @@ const storageSettings = (config: Config.MikoConfig): StorageSettings => ({ ...co
  * setting that cannot work (no PostgreSQL URL, an unset variable) becomes the `ConfigLoadError`
  * the binary reports with exit code 2, naming the key.
  */
-export const layerDatabaseFromConfig = (env: Environment) =>
-  Layer.unwrapEffect(Effect.map(Config.BaseConfig, ({ resolved }) => layerDatabase(storageSettings(resolved.config), env))).pipe(
-    Layer.mapError((error) => Predicate.isTagged(error, "StorageSettingsError") ? new Config.ConfigLoadError({ message: error.message }) : error)
-  )
+const layerDatabaseOfBaseConfig = Layer.unwrapEffect(
+  Effect.map(Config.BaseConfig, ({ resolved }) => layerDatabase(storageSettings(resolved.config)))
+).pipe(
+  Layer.mapError((error) => Predicate.isTagged(error, "StorageSettingsError") ? new Config.ConfigLoadError({ message: error.message }) : error)
+)
+
+/** The same, with `storage.postgres.secretEnv` read from the `Environment` service, or from `env` when given. */
+export const layerDatabaseFromConfig = <Variables extends EnvironmentVariables | undefined = undefined>(
+  ...[env]: [env?: Variables]
+) => provideEnvironmentArgument(layerDatabaseOfBaseConfig, env)
 
 /** One value, so every layer that asks for the config service shares one instance. */
 const layerConfigService = Config.layer.pipe(Layer.provide(Config.layerStoreSql))
 
 /**
- * The core services every capability builds on, given a `BaseConfig` and a `SqlClient`:
- * the live config, tokens, and the process lifecycle.
+ * The core services every capability builds on, given a `BaseConfig`, a `SqlClient` and the
+ * `Environment` (where `secretEnv` of `auth.tokens` is read): the live config, tokens, and the
+ * process lifecycle.
  */
-export const layerCore = (env: Environment) =>
-  Layer.mergeAll(layerAuthentication, layerLifecycle).pipe(
-    Layer.provideMerge(layerTokens(env)),
-    Layer.provideMerge(layerConfigService)
-  )
+const layerCoreServices = Layer.mergeAll(layerAuthentication, layerLifecycle).pipe(
+  Layer.provideMerge(layerTokens()),
+  Layer.provideMerge(layerConfigService)
+)
+
+/** The core services, with the `Environment` from `env` when given. */
+export const layerCore = <Variables extends EnvironmentVariables | undefined = undefined>(...[env]: [env?: Variables]) =>
+  provideEnvironmentArgument(layerCoreServices, env)
 
 
 /** This replica's place among those sharing the database: leader lease and check-ins. */
@@ -68,27 +81,29 @@ export const layerRegistry = Layer.mergeAll(Registry.layerHealth, Registry.layer
  * The scheduler sits above storage, so on shutdown running tasks are drained and recorded
  * before the database closes.
  */
-const layerCapabilities = (env: Environment) =>
-  layerRegistry.pipe(
-    Layer.provideMerge(Scheduler.layer),
-    Layer.provideMerge(layerKv),
-    Layer.provideMerge(layerCluster),
-    Layer.provideMerge(layerCore(env))
-  )
+const layerCapabilities = layerRegistry.pipe(
+  Layer.provideMerge(Scheduler.layer),
+  Layer.provideMerge(layerKv),
+  Layer.provideMerge(layerCluster),
+  Layer.provideMerge(layerCoreServices)
+)
 
 /**
  * Miko inside another Effect app: the live config, the directory, the scheduler and Miko's HTTP
  * API as an `HttpApp` to mount (`MikoHttpApp`), without a server of its own and without
  * touching the app's logger. Needs a `BaseConfig` (`Config.layerFromObject`), a `SqlClient` and
  * `Notifications` (`layerDatabaseFromConfig` for the database the config names, or the app's own
- * `SqlClient` with `Storage.layerMigrations`) and a `FileSystem`. When the app shuts down,
- * readiness turns false and waits end first.
+ * `SqlClient` with `Storage.layerMigrations`), a `FileSystem`, and the `Environment` unless
+ * `options.env` gives its variables. When the app shuts down, readiness turns false and waits end first.
  */
-export const layerEmbedded = (options: { readonly env?: Environment | undefined } = {}) => {
+export const layerEmbedded = <Options extends { readonly env?: EnvironmentVariables | undefined } = {}>(
+  // Left out, `Options` is `{}`: the layer reads the `Environment` service.
+  options: Options = {} as Options
+) => {
   const shutdownSignal = Layer.scopedDiscard(
     Effect.flatMap(Lifecycle, (lifecycle) => Effect.addFinalizer(() => lifecycle.beginShutdown))
   )
-  return Layer.mergeAll(layerHttpApp, shutdownSignal).pipe(Layer.provideMerge(layerCapabilities(options.env ?? {})))
+  return provideEnvironment(Layer.mergeAll(layerHttpApp, shutdownSignal).pipe(Layer.provideMerge(layerCapabilities)), options)
 }
 
 /**
@@ -104,20 +119,22 @@ const layerObservedSeries = Layer.mergeAll(
 
 /**
  * The whole standalone service: config from files and environment, the database `storage.driver` names,
- * telemetry, the process logger, and the HTTP API on `http.host`:`http.port`.
+ * telemetry, the process logger, and the HTTP API on `http.host`:`http.port`. Needs the
+ * `Environment` (the binary provides the process's) unless `options.env` gives its variables.
  */
-export const layerService = (options: ServiceOptions) => {
+export const layerService = <Options extends ServiceOptions>(options: Options) => {
   const server = layerServe.pipe(Layer.provide(layerNodeServer))
-  return Layer.mergeAll(server, layerObservedSeries).pipe(
-    Layer.provideMerge(layerCapabilities(options.env)),
+  const service = Layer.mergeAll(server, layerObservedSeries).pipe(
+    Layer.provideMerge(layerCapabilities),
     Layer.provideMerge(layerLogger),
     Layer.provideMerge(layerConfigService),
-    Layer.provideMerge(layerDatabaseFromConfig(options.env)),
+    Layer.provideMerge(layerDatabaseOfBaseConfig),
     Layer.provideMerge(layerOtel),
     Layer.provideMerge(layerMetrics),
-    Layer.provideMerge(Config.layerFromFiles(options)),
+    Layer.provideMerge(Config.layerFromFiles({ configPath: options.configPath, cwd: options.cwd, home: options.home })),
     Layer.provideMerge(NodeContext.layer)
   )
+  return provideEnvironment(service, options)
 }
 
 /**
@@ -133,7 +150,7 @@ const overrunGrace = Duration.seconds(5)
  * share one `general.shutdownTimeout`, counted from the signal (the server's connections are held
  * to it in ./http/connections.ts); a shutdown that overruns it by more than the grace calls `onOverrun`.
  */
-export const runService = (options: ServiceOptions, onOverrun: Effect.Effect<void>) =>
+export const runService = <Options extends ServiceOptions>(options: Options, onOverrun: Effect.Effect<void>) =>
   Effect.scoped(
     Effect.gen(function*() {
       const context = yield* Layer.build(layerService(options))

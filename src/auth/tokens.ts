@@ -10,7 +10,7 @@ import { ConfigLoadError } from "../config/errors.js"
 import { BaseConfig } from "../config/load.js"
 import type { MikoConfig, TokenSpec } from "../config/schema.js"
 import { ConfigService } from "../config/service.js"
-import type { Environment } from "../shared/environment.js"
+import { Environment, type EnvironmentNeeded, type EnvironmentVariables, provideEnvironmentArgument } from "../shared/environment.js"
 import { Notifications } from "../storage/notifications.js"
 import { storageError, StorageError } from "../storage/errors.js"
 import type { CallerInfo } from "./caller.js"
@@ -32,7 +32,7 @@ export class Tokens extends Context.Tag("miko/auth/Tokens")<Tokens, {
   readonly identify: (secret: string) => CallerInfo | undefined
 }>() {}
 
-const secretOf = (token: TokenSpec, env: Environment) =>
+const secretOf = (token: TokenSpec, env: EnvironmentVariables) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     if (token.secret !== undefined) return token.secret
@@ -56,7 +56,7 @@ const secretOf = (token: TokenSpec, env: Environment) =>
     )
   })
 
-const resolveTokens = (config: MikoConfig, env: Environment) =>
+const resolveTokens = (config: MikoConfig, env: EnvironmentVariables) =>
   Effect.forEach(config.auth.tokens, (token) =>
     Effect.map(secretOf(token, env), (secret): KnownToken => ({
       hash: sha256(secret),
@@ -124,20 +124,22 @@ const bootstrapCaller: CallerInfo = { name: "bootstrap-admin", roles: new Set(["
 
 /**
  * Tokens from `auth.tokens`, re-read on every config change. The bootstrap token counts only
- * while no token is configured.
+ * while no token is configured. `secretEnv` names a variable of the `Environment` service, or of
+ * `env` when given (a convenience that provides the service).
  */
-export const layer = (
-  env: Environment
+export const layer = <Variables extends EnvironmentVariables | undefined = undefined>(
+  ...[env]: [env?: Variables]
 ): Layer.Layer<
   Tokens,
   ConfigLoadError | StorageError,
-  ConfigService | BaseConfig | SqlClient.SqlClient | Notifications | FileSystem.FileSystem
+  ConfigService | BaseConfig | SqlClient.SqlClient | Notifications | FileSystem.FileSystem | EnvironmentNeeded<{ readonly env: Variables }>
 > =>
-  Layer.scoped(
+  provideEnvironmentArgument(Layer.scoped(
     Tokens,
     Effect.gen(function*() {
       const config = yield* ConfigService
       const fs = yield* FileSystem.FileSystem
+      const env = yield* Environment
       const initial = yield* config.current
       const bootstrapHash = initial.auth.tokens.length === 0 ? Option.some(yield* bootstrapToken) : Option.none()
       // Read by every request and replaced on a config change: a plain value the fast path can read.
@@ -182,4 +184,4 @@ export const layer = (
         authenticate: (secret) => Effect.sync(() => Option.fromNullable(identify(secret)))
       })
     })
-  )
+  ), env)

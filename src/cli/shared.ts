@@ -8,13 +8,15 @@ import type { CliError } from "./errors.js"
 import { resolveTarget } from "./target.js"
 import { connect, type Miko } from "./transport.js"
 
-/** What the commands need from the process, passed in so they stay testable. */
+/**
+ * What the commands need from the process, passed in so they stay testable; its variables
+ * (`MIKO_ADDRESS`, `MIKO_TOKEN`, the config search) come from the `Environment` service.
+ */
 export interface CliEnvironment {
-  readonly env: Environment
   readonly cwd: string
   readonly home?: string | undefined
   /** Runs the service until it is told to stop. */
-  readonly serve: (configPath: Option.Option<string>) => Effect.Effect<void, unknown>
+  readonly serve: (configPath: Option.Option<string>) => Effect.Effect<void, unknown, Environment>
 }
 
 export const configOption = Options.file("config").pipe(
@@ -49,12 +51,11 @@ export const withMiko = (environment: CliEnvironment) =>
 <A, R>(
   options: ConnectionOptions,
   use: (miko: Miko) => Effect.Effect<A, CliError, R>
-): Effect.Effect<A, CliError, R | FileSystem.FileSystem> =>
+): Effect.Effect<A, CliError, R | FileSystem.FileSystem | Environment> =>
   resolveTarget({
     address: options.address,
     token: options.token,
     configPath: options.config,
-    env: environment.env,
     cwd: environment.cwd,
     home: environment.home
   }).pipe(Effect.flatMap(connect), Effect.flatMap(use))

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { bootstrapTokenFile } from "../auth/tokens.js"
 import { BaseConfig, layerFromFiles } from "../config/load.js"
-import type { Environment } from "../shared/environment.js"
+import { Environment } from "../shared/environment.js"
 import { CliError } from "./errors.js"
 
 export interface Target {
@@ -15,7 +15,6 @@ export interface TargetOptions {
   readonly address: Option.Option<string>
   readonly token: Option.Option<string>
   readonly configPath: Option.Option<string>
-  readonly env: Environment
   readonly cwd: string
   readonly home?: string | undefined
 }
@@ -29,21 +28,21 @@ const nonEmpty = (value: string | undefined) => Option.filter(Option.fromNullabl
 export const resolveTarget = (options: TargetOptions) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
+    const env = yield* Environment
     const local = Effect.map(
       BaseConfig,
       ({ resolved }) => resolved.config
     ).pipe(
       Effect.provide(layerFromFiles({
         configPath: Option.getOrUndefined(options.configPath),
-        env: options.env,
         cwd: options.cwd,
         home: options.home
       })),
       // The local config is only read to find Miko; when it is invalid, that is for a person to fix.
       Effect.mapError((error) => new CliError({ kind: "invalid", message: `invalid configuration:\n${error.message}` }))
     )
-    const explicit = Option.orElse(options.address, () => nonEmpty(options.env["MIKO_ADDRESS"]))
-    const config = Option.isSome(explicit) && (Option.isSome(options.token) || Option.isSome(nonEmpty(options.env["MIKO_TOKEN"])))
+    const explicit = Option.orElse(options.address, () => nonEmpty(env["MIKO_ADDRESS"]))
+    const config = Option.isSome(explicit) && (Option.isSome(options.token) || Option.isSome(nonEmpty(env["MIKO_TOKEN"])))
       ? Option.none()
       : Option.some(yield* local)
     const address = Option.getOrElse(explicit, () => {
@@ -59,7 +58,7 @@ export const resolveTarget = (options: TargetOptions) =>
         Effect.orElseSucceed(() => Option.none<string>())
       )
     const token = options.token.pipe(
-      Option.orElse(() => nonEmpty(options.env["MIKO_TOKEN"])),
+      Option.orElse(() => nonEmpty(env["MIKO_TOKEN"])),
       Option.orElse(() => fromFile)
     )
     return { address: address.replace(/\/+$/, ""), token } satisfies Target

@@ -4,22 +4,25 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type { Environment } from "../shared/environment.js"
+import { Environment, type EnvironmentNeeded, type EnvironmentVariables, provideEnvironment } from "../shared/environment.js"
 import { ConfigLoadError } from "./errors.js"
 import { parseConfigText } from "./parse.js"
 import { type ConfigInputs, readEnv, type ResolvedConfig, resolveConfig } from "./resolve.js"
 
-/** Where to look for the config file and which environment to read. */
+/** Where to look for the config file. */
 export interface LoadOptions {
   /** `--config PATH`: must exist when given. */
   readonly configPath?: string | undefined
-  readonly env: Environment
+  /** The variables to read instead of the `Environment` service (a convenience that provides it). */
+  readonly env?: EnvironmentVariables | undefined
   readonly cwd: string
   readonly home?: string | undefined
 }
 
 /** The search path, highest priority first: `--config`, `MIKO_CONFIG`, then the usual places. */
-export const searchPath = (options: LoadOptions): Array<{ readonly path: string; readonly required: string | undefined }> => {
+export const searchPath = (
+  options: LoadOptions & { readonly env: EnvironmentVariables }
+): Array<{ readonly path: string; readonly required: string | undefined }> => {
   const xdg = options.env["XDG_CONFIG_HOME"] ?? (options.home === undefined ? undefined : `${options.home}/.config`)
   return [
     ...(options.configPath === undefined ? [] : [{ path: options.configPath, required: "--config" }]),
@@ -31,7 +34,7 @@ export const searchPath = (options: LoadOptions): Array<{ readonly path: string;
 }
 
 /** The first config file on the search path; none is fine unless one was named explicitly. */
-export const locateConfigFile = (options: LoadOptions) =>
+const locateConfigFile = (options: LoadOptions & { readonly env: EnvironmentVariables }) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     for (const candidate of searchPath(options)) {
@@ -49,11 +52,12 @@ export const locateConfigFile = (options: LoadOptions) =>
 const fail = (problems: ReadonlyArray<string>) => new ConfigLoadError({ message: problems.join("\n") })
 
 /** Reads the config file and the environment: every source but runtime changes. */
-export const loadInputs = (options: LoadOptions) =>
+const loadInputs = (options: LoadOptions) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const located = yield* locateConfigFile(options)
-    const env = yield* Either.match(readEnv(options.env), { onLeft: (p) => Effect.fail(fail(p)), onRight: Effect.succeed })
+    const variables = yield* Environment
+    const located = yield* locateConfigFile({ ...options, env: variables })
+    const env = yield* Either.match(readEnv(variables), { onLeft: (p) => Effect.fail(fail(p)), onRight: Effect.succeed })
     if (Option.isNone(located)) {
       return { inputs: { file: undefined, env, runtime: new Map() } satisfies ConfigInputs, file: located }
     }
@@ -85,11 +89,16 @@ const fromInputs = (inputs: ConfigInputs, file: Option.Option<string>) =>
     onRight: (resolved) => Effect.succeed(BaseConfig.of({ inputs, resolved, file }))
   })
 
-/** Searches for the config file and reads `MIKO_*` environment overrides. */
-export const layerFromFiles = (options: LoadOptions): Layer.Layer<BaseConfig, ConfigLoadError, FileSystem.FileSystem> =>
-  Layer.effect(
-    BaseConfig,
-    Effect.flatMap(loadInputs(options), ({ inputs, file }) => fromInputs(inputs, file))
+/**
+ * Searches for the config file and reads `MIKO_*` overrides from the `Environment` service, or
+ * from `options.env` when given.
+ */
+export const layerFromFiles = <Options extends LoadOptions>(
+  options: Options
+): Layer.Layer<BaseConfig, ConfigLoadError, FileSystem.FileSystem | EnvironmentNeeded<Options>> =>
+  provideEnvironment(
+    Layer.effect(BaseConfig, Effect.flatMap(loadInputs(options), ({ inputs, file }) => fromInputs(inputs, file))),
+    options
   )
 
 /**

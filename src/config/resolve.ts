@@ -1,7 +1,7 @@
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import type { Environment } from "../shared/environment.js"
+import type { EnvironmentVariables } from "../shared/environment.js"
 import { describeIssue } from "../shared/parse-error.js"
 import { didYouMean } from "../shared/suggest.js"
 import { type ConfigKey, type ConfigSection, configKeys, configTree, isSection, keyOfPath } from "./keys.js"
@@ -48,7 +48,7 @@ const unknownKeys = (value: unknown, section: ConfigSection, origin: string): Ar
 
 /** Reads `MIKO_*` overrides; a variable that looks like a key but names none is an error. */
 export const readEnv = (
-  env: Environment
+  env: EnvironmentVariables
 ): Either.Either<ConfigInputs["env"], Array<string>> => {
   const found = new Map<string, { envVar: string; value: unknown }>()
   for (const key of configKeys) {

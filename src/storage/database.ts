@@ -4,28 +4,34 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { StorageError, StorageSettingsError } from "./errors.js"
 import type { Notifications } from "./notifications.js"
-import type { Environment, PostgresSettings, StorageSettings } from "./settings.js"
+import { type EnvironmentNeeded, type EnvironmentVariables, provideEnvironmentArgument } from "../shared/environment.js"
+import type { PostgresSettings, StorageSettings } from "./settings.js"
 import { layerSqlite } from "./sqlite.js"
 
 /**
  * A migrated `SqlClient` on PostgreSQL, with `LISTEN/NOTIFY` between the replicas. The driver
  * module (and with it `pg`) is imported only when this layer is built, so neither importing
- * Miko nor running it on SQLite loads the PostgreSQL client.
+ * Miko nor running it on SQLite loads the PostgreSQL client. `settings.secretEnv` names a
+ * variable of the `Environment` service, or of `env` when given (which provides the service).
  */
-export const layerPostgres = (
+export const layerPostgres = <Variables extends EnvironmentVariables | undefined = undefined>(
   settings: PostgresSettings,
-  env: Environment
-): Layer.Layer<SqlClient.SqlClient | Notifications, StorageError | StorageSettingsError> =>
-  Layer.unwrapEffect(
-    Effect.map(Effect.promise(() => import("./postgres.js")), (postgres) => postgres.layerPostgresEager(settings, env))
+  ...[env]: [env?: Variables]
+): Layer.Layer<SqlClient.SqlClient | Notifications, StorageError | StorageSettingsError, EnvironmentNeeded<{ readonly env: Variables }>> =>
+  provideEnvironmentArgument(
+    Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./postgres.js")), (postgres) => postgres.layerPostgresEager(settings))),
+    env
   )
 
 /**
- * The database `settings.driver` names, migrated, with notifications between its users. `env`
- * is where `settings.postgres.secretEnv` is looked up.
+ * The database `settings.driver` names, migrated, with notifications between its users.
+ * `settings.postgres.secretEnv` is looked up as by `layerPostgres`.
  */
-export const layerDatabase = (
+export const layerDatabase = <Variables extends EnvironmentVariables | undefined = undefined>(
   settings: StorageSettings,
-  env: Environment
-): Layer.Layer<SqlClient.SqlClient | Notifications, StorageError | StorageSettingsError, FileSystem.FileSystem> =>
-  settings.driver === "postgres" ? layerPostgres(settings.postgres, env) : layerSqlite(settings)
+  ...[env]: [env?: Variables]
+): Layer.Layer<
+  SqlClient.SqlClient | Notifications,
+  StorageError | StorageSettingsError,
+  FileSystem.FileSystem | EnvironmentNeeded<{ readonly env: Variables }>
+> => settings.driver === "postgres" ? layerPostgres(settings.postgres, env) : layerSqlite(settings)

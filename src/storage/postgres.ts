@@ -13,7 +13,8 @@ import pg from "pg"
 import { StorageError, type StorageSettingsError } from "./errors.js"
 import { layerMigrations } from "./migrations.js"
 import { Notifications } from "./notifications.js"
-import { type Environment, type PostgresSettings, postgresUrl } from "./settings.js"
+import { Environment } from "../shared/environment.js"
+import { type PostgresSettings, postgresUrl } from "./settings.js"
 
 /** The first line of what went wrong underneath a client error. */
 const causeOf = (error: unknown): string => {
@@ -101,12 +102,11 @@ const makeListener = (url: Redacted.Redacted<string>) =>
  * loads `pg`; reach it through `layerPostgres` in ./database.ts, which imports it only when built.
  */
 export const layerPostgresEager = (
-  settings: PostgresSettings,
-  env: Environment
-): Layer.Layer<SqlClient.SqlClient | Notifications, StorageError | StorageSettingsError> =>
+  settings: PostgresSettings
+): Layer.Layer<SqlClient.SqlClient | Notifications, StorageError | StorageSettingsError, Environment> =>
   Layer.unwrapEffect(
     Effect.gen(function*() {
-      const url = yield* postgresUrl(settings, env)
+      const url = yield* postgresUrl(settings, yield* Environment)
       const client = PgClient.layer({
         url,
         maxConnections: settings.maxConnections,

@@ -1,7 +1,7 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import type { Environment } from "../shared/environment.js"
+import type { EnvironmentVariables } from "../shared/environment.js"
 import { StorageSettingsError } from "./errors.js"
 
 /**
@@ -31,13 +31,10 @@ export interface StorageSettings extends SqliteSettings {
   readonly postgres: PostgresSettings
 }
 
-/** The process environment, where `secretEnv` names a variable. */
-export type { Environment }
-
 /** The connection URL from `storage.postgres.url` or the variable `storage.postgres.secretEnv` names. */
 export const postgresUrl = (
   postgres: Pick<PostgresSettings, "url" | "secretEnv">,
-  env: Environment
+  env: EnvironmentVariables
 ): Effect.Effect<Redacted.Redacted<string>, StorageSettingsError> => {
   if (postgres.url !== undefined) return Effect.succeed(Redacted.make(postgres.url))
   if (postgres.secretEnv !== undefined) {

@@ -1,13 +1,18 @@
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import { Config, layerCluster, Registry, Scheduler, Storage } from "../../src/index.js"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { Auth, Config, Environment, layerCluster, layerEmbedded, Registry, Scheduler, Storage } from "../../src/index.js"
+import { cleanup, tempDir } from "../support/miko.js"
 
 /** What an embedder writes: config from an object, its own SQLite (in memory here), no HTTP server. */
 const embedded = (config: Record<string, unknown>) => {
@@ -85,5 +90,38 @@ describe("Miko's layers inside another Effect app, without HTTP", () => {
       expect(error._tag).toBe("ConfigLoadError")
       expect(error.message).toContain("config object: http.port")
       expect(error.message).toContain("\"eighty\"")
+    }))
+})
+
+describe("the environment is one service, Environment", () => {
+  it.effect("Config.layerFromFiles finds MIKO_CONFIG and reads MIKO_* overrides in the service, or in env when given", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const path = join(dir, "named.yaml")
+      writeFileSync(path, "scheduler:\n  maxRunningTasks: 2\n")
+      const variables = { MIKO_CONFIG: path, MIKO_GENERAL__LOG_LEVEL: "debug" }
+      const read = (layer: Layer.Layer<Config.BaseConfig, Config.ConfigLoadError>) =>
+        Effect.map(Config.BaseConfig, ({ resolved, file }) => ({ ...resolved.config.scheduler, ...resolved.config.general, file })).pipe(
+          Effect.provide(layer)
+        )
+      const fromService = yield* read(Config.layerFromFiles({ cwd: dir }).pipe(Layer.provide(Environment.layerFrom(variables)), Layer.provide(NodeContext.layer)))
+      const fromOption = yield* read(Config.layerFromFiles({ cwd: dir, env: variables }).pipe(Layer.provide(NodeContext.layer)))
+      cleanup(dir)
+      for (const config of [fromService, fromOption]) {
+        expect(config).toMatchObject({ maxRunningTasks: 2, logLevel: "debug", file: Option.some(path) })
+      }
+    }))
+
+  it.scoped("layerEmbedded reads a token's secretEnv in the service, or in env when given", () =>
+    Effect.gen(function*() {
+      const secret = "embedded-secret-0123456789"
+      const config = Config.layerFromObject({ auth: { tokens: [{ name: "app", secretEnv: "APP_TOKEN", roles: ["admin"] }] } })
+      const withDatabase = <A, E, R>(layer: Layer.Layer<A, E, R>) =>
+        layer.pipe(Layer.provide(Storage.layerSqliteFile(":memory:")), Layer.provide(config), Layer.provide(NodeContext.layer))
+      const callerOf = (layer: Layer.Layer<Auth.Tokens, unknown>) =>
+        Effect.flatMap(Auth.Tokens, (tokens) => tokens.authenticate(secret)).pipe(Effect.provide(layer))
+      const fromService = yield* callerOf(withDatabase(layerEmbedded()).pipe(Layer.provide(Environment.layerFrom({ APP_TOKEN: secret }))))
+      const fromOption = yield* callerOf(withDatabase(layerEmbedded({ env: { APP_TOKEN: secret } })))
+      for (const caller of [fromService, fromOption]) expect(Option.map(caller, (c) => c.name)).toEqual(Option.some("app"))
     }))
 })

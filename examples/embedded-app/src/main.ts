@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import { createServer } from "node:http"
-import { Http, layerDatabaseFromConfig, layerEmbedded } from "miko"
+import { Environment, Http, layerDatabaseFromConfig, layerEmbedded } from "miko"
 import * as MikoConfig from "miko/config"
 import { Registry } from "miko/registry"
 import { CurrentRun, Scheduler } from "miko/scheduler"
@@ -84,10 +84,12 @@ const Routes = Layer.unwrapEffect(
 
 const App = Layer.mergeAll(Routes, Tasks, SelfRegistration).pipe(
   Layer.provide(NodeHttpServer.layer(() => createServer(), { host: "127.0.0.1", port })),
-  Layer.provideMerge(layerEmbedded({ env: process.env })),
+  Layer.provideMerge(layerEmbedded()),
   // The database mikoConfig names: by default SQLite in general.dataDir, migrated at start.
-  Layer.provideMerge(layerDatabaseFromConfig(process.env)),
+  Layer.provideMerge(layerDatabaseFromConfig()),
   Layer.provideMerge(MikoConfig.layerFromObject(mikoConfig)),
+  // Where Miko reads the variables secretEnv names (APP_MIKO_TOKEN): this process's environment.
+  Layer.provideMerge(Environment.layerProcess),
   Layer.provideMerge(NodeContext.layer)
 )
 
