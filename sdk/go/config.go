@@ -161,7 +161,8 @@ func (cfg *Config) Err() error { return cfg.fresh.err() }
 func (cfg *Config) LastUpdated() time.Time { return cfg.fresh.updated() }
 
 // OnChange calls fn with every change to the copy from now on, one at a time on the Config's
-// goroutine (keep it short). The returned function stops the calls.
+// goroutine (keep it short; it must not call Close, which waits for that goroutine). The
+// returned function stops the calls.
 func (cfg *Config) OnChange(fn func(Change)) (stop func()) {
 	cfg.mu.Lock()
 	id := cfg.nextID

@@ -159,3 +159,43 @@ async def test_asyncio_view_callbacks_iterator_and_typed_errors(miko_server: Mik
         denied = client.config("payroll/")
         with pytest.raises(miko.KvForbidden):
             await denied.wait_ready()
+
+
+def test_a_view_closed_from_its_own_callback_stops(miko_server: MikoServer, prefix: str) -> None:
+    with miko.Client(miko_server.url, token=BILLING) as client:
+        config = client.config(prefix)
+        config.wait_ready()
+        closed = threading.Event()
+        config.on_change(lambda change: (config.close(), closed.set()))
+        config.set("once", 1)
+        assert closed.wait(2.0)
+        assert config.get("once") == 1  # the last copy stays readable
+        config.set("twice", 2)
+        time.sleep(0.3)
+        assert config.get("twice") is None  # no longer followed
+
+
+async def test_an_async_view_closed_from_its_own_callback_stops(miko_server: MikoServer, prefix: str) -> None:
+    async with miko.AsyncClient(miko_server.url, token=BILLING) as client:
+        config = client.config(prefix)
+        await config.wait_ready()
+        closed = asyncio.Event()
+
+        async def close_on_change(change: miko.Change) -> None:
+            await config.aclose()
+            closed.set()
+
+        iterated: list[miko.Change] = []
+
+        async def iterate() -> None:
+            async for change in config.changes():
+                iterated.append(change)
+
+        iterating = asyncio.create_task(iterate())
+        await asyncio.sleep(0.05)
+        config.on_change(close_on_change)
+        await config.set("once", 1)
+        await asyncio.wait_for(closed.wait(), 2.0)
+        await asyncio.wait_for(iterating, 1.0)  # the iterator ended with the view
+        assert [c.key for c in iterated] == ["once"]
+        assert config.get("once") == 1

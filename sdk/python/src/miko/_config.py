@@ -211,7 +211,9 @@ class Config(_ConfigBase):
         self._stop.set()
         self._settled.set()
         self._socket.interrupt()
-        self._thread.join(self._client._options.timeout)
+        # From a change callback, on the view's own thread: the loop ends once the callback returns.
+        if self._thread is not threading.current_thread():
+            self._thread.join(self._client._options.timeout)
         self._poller.close()
         self._client._forget_config(self)
 
@@ -331,7 +333,8 @@ class AsyncConfig(_ConfigBase):
             return
         self._closed = True
         self._settled.set()
-        if self._task is not None and not self._task.done():
+        # From a change callback, in the view's own task: the loop ends once the callback returns.
+        if self._task is not None and not self._task.done() and self._task is not asyncio.current_task():
             self._task.cancel()
             await asyncio.wait([self._task])
         for queue in self._ends:
@@ -341,7 +344,7 @@ class AsyncConfig(_ConfigBase):
 
     async def _follow(self) -> None:
         core = self._core
-        while True:
+        while not self._closed:
             call = core.next_call()
             try:
                 response = await self._poller.request(call.method, call.path, **call.options())
