@@ -1,6 +1,7 @@
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
+import * as HashSet from "effect/HashSet"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as SubscriptionRef from "effect/SubscriptionRef"
@@ -15,8 +16,11 @@ export interface RegistryState {
   readonly index: number
   /** Every endpoint by id. */
   readonly records: HashMap.HashMap<string, EndpointRecord>
-  /** The same endpoints by service, then id: a read of one service costs its own size, not the directory's. */
-  readonly byService: HashMap.HashMap<string, HashMap.HashMap<string, EndpointRecord>>
+  /**
+   * The ids of each service's endpoints: a read of one service costs its own size, not the
+   * directory's. Ids only, so that a renewed lease (a new record under the same id) changes `records` alone.
+   */
+  readonly byService: HashMap.HashMap<string, HashSet.HashSet<string>>
   readonly change: RegistryChange | undefined
   /** The endpoint as the change left it (as it was, for a removal). */
   readonly changed: EndpointRecord | undefined
@@ -24,16 +28,16 @@ export interface RegistryState {
 
 /** The directory as loaded from the store: no change of its own to tell. */
 export const stateOf = (loaded: { readonly index: number; readonly records: ReadonlyArray<EndpointRecord> }): RegistryState => {
-  const services = new Map<string, Array<readonly [string, EndpointRecord]>>()
+  const services = new Map<string, Array<string>>()
   for (const record of loaded.records) {
-    const entries = services.get(record.service) ?? []
-    if (entries.length === 0) services.set(record.service, entries)
-    entries.push([record.registration.id, record])
+    const ids = services.get(record.service) ?? []
+    if (ids.length === 0) services.set(record.service, ids)
+    ids.push(record.registration.id)
   }
   return {
     index: loaded.index,
     records: HashMap.fromIterable(loaded.records.map((record) => [record.registration.id, record] as const)),
-    byService: HashMap.fromIterable(Array.from(services, ([service, entries]) => [service, HashMap.fromIterable(entries)] as const)),
+    byService: HashMap.fromIterable(Array.from(services, ([service, ids]) => [service, HashSet.fromIterable(ids)] as const)),
     change: undefined,
     changed: undefined
   }
@@ -48,40 +52,30 @@ const withRecord = (state: Directory, record: EndpointRecord, removed: boolean):
   let byService = state.byService
   // An id that moved to another service (only after a removal, or in a replayed log) leaves its old one.
   if (previous !== undefined && (removed || previous.service !== record.service)) {
-    const rest = HashMap.remove(HashMap.get(byService, previous.service).pipe(Option.getOrElse(() => HashMap.empty())), id)
-    byService = HashMap.size(rest) === 0 ? HashMap.remove(byService, previous.service) : HashMap.set(byService, previous.service, rest)
+    const rest = HashSet.remove(HashMap.get(byService, previous.service).pipe(Option.getOrElse(() => HashSet.empty<string>())), id)
+    byService = HashSet.size(rest) === 0 ? HashMap.remove(byService, previous.service) : HashMap.set(byService, previous.service, rest)
   }
   if (removed) return { records: HashMap.remove(state.records, id), byService }
-  const service = HashMap.get(byService, record.service).pipe(Option.getOrElse(() => HashMap.empty<string, EndpointRecord>()))
-  return { records: HashMap.set(state.records, id, record), byService: HashMap.set(byService, record.service, HashMap.set(service, id, record)) }
+  const ids = HashMap.get(byService, record.service).pipe(Option.getOrElse(() => HashSet.empty<string>()))
+  return {
+    records: HashMap.set(state.records, id, record),
+    byService: HashSet.has(ids, id) ? byService : HashMap.set(byService, record.service, HashSet.add(ids, id))
+  }
 }
 
 /**
  * The directory with new versions of known records, none of which moves to another service (a
- * renewed lease): one transient update of each map for the whole batch, so that a flush of many
- * renewals copies each touched node of a large directory once rather than once per renewal.
+ * renewed lease): one transient update of the records for the whole batch, so that a flush of
+ * many renewals copies each touched node of a large directory once rather than once per renewal.
  */
 const withRenewed = (state: Directory, records: ReadonlyArray<EndpointRecord>): Directory => {
   const sameService = records.every((record) => Option.getOrUndefined(HashMap.get(state.records, record.registration.id))?.service === record.service)
   if (!sameService) return records.reduce((directory, record) => withRecord(directory, record, false), state)
-  const byService = new Map<string, Array<EndpointRecord>>()
-  for (const record of records) {
-    const renewed = byService.get(record.service)
-    if (renewed === undefined) byService.set(record.service, [record])
-    else renewed.push(record)
-  }
   return {
     records: HashMap.mutate(state.records, (mutable) => {
       for (const record of records) HashMap.set(mutable, record.registration.id, record)
     }),
-    byService: HashMap.mutate(state.byService, (mutable) => {
-      for (const [service, renewed] of byService) {
-        const current = HashMap.get(mutable, service).pipe(Option.getOrElse(() => HashMap.empty<string, EndpointRecord>()))
-        HashMap.set(mutable, service, HashMap.mutate(current, (endpoints) => {
-          for (const record of renewed) HashMap.set(endpoints, record.registration.id, record)
-        }))
-      }
-    })
+    byService: state.byService
   }
 }
 
@@ -89,7 +83,11 @@ const withRenewed = (state: Directory, records: ReadonlyArray<EndpointRecord>): 
 export const recordsOf = (state: Directory, services?: ReadonlyArray<string>): Iterable<EndpointRecord> =>
   services === undefined || services.length === 0
     ? HashMap.values(state.records)
-    : services.flatMap((service) => Option.match(HashMap.get(state.byService, service), { onNone: () => [], onSome: (found) => Array.from(HashMap.values(found)) }))
+    : services.flatMap((service) =>
+      Option.match(HashMap.get(state.byService, service), {
+        onNone: () => [],
+        onSome: (ids) => Array.from(ids, (id) => HashMap.unsafeGet(state.records, id))
+      }))
 
 /** How many recent changes are kept so a reconnecting watcher can resume without a snapshot. */
 const historySize = 1024

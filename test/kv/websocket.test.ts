@@ -54,8 +54,8 @@ describe("application keys over the WebSocket", () => {
     await put(miko, "billing/other/c", 3)
     await put(miko, "billing/topic/secret", "s3cret", { secret: true })
     await put(miko, "billing/topic/a", 5)
-    await reader.next((m) => m.subscription === resumedId && m.data?.["key"] === "billing/topic/a")
-    await writer.next((m) => m.subscription === liveId && m.data?.["key"] === "billing/topic/a")
+    await reader.next((m) => m.subscription === resumedId && String(m.data?.["key"]) === "billing/topic/a")
+    await writer.next((m) => m.subscription === liveId && String(m.data?.["key"]) === "billing/topic/a")
     const seenByReader = reader.events(resumedId).slice(1)
     expect(seenByReader.map((event) => [event["key"], event["value"] ?? null])).toEqual([
       ["billing/topic/secret", null],
