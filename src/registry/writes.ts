@@ -29,6 +29,10 @@ const answerAround = (record: EndpointRecord): ((at: number) => string) => {
   return (at) => head + new Date(at).toISOString() + tail
 }
 
+/** Whether two records of one registration show the same endpoint, but for lastSeenAt. */
+const sameAnswer = (a: EndpointRecord, b: EndpointRecord) =>
+  a.service === b.service && a.source === b.source && a.registeredAt === b.registeredAt && statusOf(a) === statusOf(b)
+
 const notFound = (service: string, id: string) =>
   new EndpointNotFound({ service, id, message: `no endpoint ${JSON.stringify(id)} in service ${JSON.stringify(service)}` })
 
@@ -96,14 +100,21 @@ export const makeWrites = (deps: {
     return known
   }
 
-  /** The heartbeat's answer as JSON, rendered once per record around its lastSeenAt: many heartbeats, few changes. */
-  const answers = new WeakMap<EndpointRecord, (at: number) => string>()
+  /**
+   * The heartbeat's answer as JSON, rendered around its lastSeenAt once per registration: many
+   * heartbeats, few changes. Keyed by the registration, which a renewed record keeps, and made
+   * again when anything else the answer shows has moved.
+   */
+  const answers = new WeakMap<Registration, { readonly basis: EndpointRecord; readonly answer: (at: number) => string }>()
   const renewNow = (service: string, id: string, at: number): string | undefined => {
     const known = renewLease(service, id, at)
     if (known === undefined) return undefined
-    let answer = answers.get(known)
-    if (answer === undefined) answers.set(known, answer = answerAround(known))
-    return answer(at)
+    let cached = answers.get(known.registration)
+    if (cached === undefined || !sameAnswer(cached.basis, known)) {
+      cached = { basis: known, answer: answerAround(known) }
+      answers.set(known.registration, cached)
+    }
+    return cached.answer(at)
   }
 
   const renewInMemory = (service: string, id: string) =>
