@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from miko._client import _SocketWatch, _Stopped
+from miko._long_poll import _SocketWatch, _Stopped
 from support import clean_env
 
 # close() arrives while the long-poll's connection is being made: the watch sees
@@ -18,7 +18,7 @@ from support import clean_env
 CONNECT_WHILE_STOPPING = """
 import gc, socket, threading
 import httpx
-from miko._client import _SocketWatch, _Stopped
+from miko._long_poll import _SocketWatch, _Stopped
 
 with socket.create_server(("127.0.0.1", 0)) as listener:
     stop = threading.Event()

@@ -17,6 +17,7 @@ import httpx
 from ._base import ClientBase, RegistrationBase
 from ._config import AsyncConfig
 from ._core import POLL_LIMITS, Answer, Call, Exchange, Lease, closed_error, http_settings
+from ._long_poll import follow_in_task
 from ._models import Endpoint
 from ._options import Seconds
 from ._registration import DEFAULT_TTL, registration_body
@@ -210,18 +211,7 @@ class AsyncClient(ClientBase[httpx.AsyncClient, "AsyncRegistration"]):
     # ----- background refresh ----------------------------------------------------------
 
     async def _refresh_loop(self) -> None:
-        follower = self._core.follower
-        while True:
-            call = follower.next_call()
-            try:
-                response = await self._poller.request(call.method, call.path, **call.options())
-            except Exception as error:  # the core judges every failure; the task lives on
-                step = follower.failed(error)
-            else:
-                step = follower.received(response)
-            if step.settled:
-                self._settled.set()
-            await asyncio.sleep(step.delay)
+        await follow_in_task(self._core.follower, self._poller, self._settled)
 
 
 class AsyncRegistration(RegistrationBase):

@@ -16,10 +16,10 @@ import httpx
 from ._base import ClientBase, RegistrationBase
 from ._config import Config
 from ._core import POLL_LIMITS, Answer, Call, Exchange, Lease, closed_error, http_settings
+from ._long_poll import _SocketWatch, follow_on_thread
 from ._models import Endpoint
 from ._options import Seconds
 from ._registration import DEFAULT_TTL, registration_body
-from ._socket_watch import _SocketWatch, _Stopped
 from ._transport import MikoTransport
 
 __all__ = ["Client", "Registration"]
@@ -251,25 +251,7 @@ class Client(ClientBase[httpx.Client, "Registration"]):
     # ----- background refresh ----------------------------------------------------------
 
     def _refresh_loop(self) -> None:
-        follower = self._core.follower
-        delay = 0.0
-        while not self._stop.wait(delay):
-            call = follower.next_call()
-            try:
-                response = self._poller.request(
-                    call.method, call.path, **call.options(), extensions={"trace": self._socket}
-                )
-            except _Stopped:
-                break
-            except Exception as error:  # the core judges every failure; the thread lives on
-                if self._stop.is_set():
-                    break
-                step = follower.failed(error)
-            else:
-                step = follower.received(response)
-            if step.settled:
-                self._settled.set()
-            delay = step.delay
+        follow_on_thread(self._core.follower, self._poller, self._stop, self._settled, self._socket)
 
 
 class Registration(RegistrationBase):

@@ -20,8 +20,8 @@ import httpx
 from ._config_core import Change, ConfigCore, ConfigEntry, Written, delete_key, put_key
 from ._core import POLL_LIMITS, closed_error
 from ._errors import MikoError, MikoUnreachable
+from ._long_poll import _SocketWatch, follow_in_task, follow_on_thread
 from ._options import Seconds, seconds
-from ._socket_watch import _SocketWatch, _Stopped
 
 if TYPE_CHECKING:
     from ._async_client import AsyncClient
@@ -218,29 +218,10 @@ class Config(_ConfigBase):
         self._client._forget_config(self)
 
     def _follow(self) -> None:
-        core = self._core
-        delay = 0.0
-        while not self._stop.wait(delay):
-            call = core.next_call()
-            try:
-                response = self._poller.request(
-                    call.method, call.path, **call.options(), extensions={"trace": self._socket}
-                )
-            except _Stopped:
-                break
-            except Exception as error:  # the core judges every failure; the thread lives on
-                if self._stop.is_set():
-                    break
-                step, changes = core.failed(error), list[Change]()
-            else:
-                step, changes = core.received(response)
-            if step.settled:
-                self._settled.set()
-            self._notify(changes)
-            delay = step.delay
+        follow_on_thread(self._core, self._poller, self._stop, self._settled, self._socket, self._notify)
 
-    def _notify(self, changes: list[Change]) -> None:
-        for change in changes:
+    def _notify(self) -> None:
+        for change in self._core.take_changes():
             for callback in self._callbacks():
                 try:
                     callback(change)
@@ -343,26 +324,14 @@ class AsyncConfig(_ConfigBase):
         self._client._forget_config(self)
 
     async def _follow(self) -> None:
-        core = self._core
-        while not self._closed:
-            call = core.next_call()
-            try:
-                response = await self._poller.request(call.method, call.path, **call.options())
-            except Exception as error:  # the core judges every failure; the task lives on
-                step, changes = core.failed(error), list[Change]()
-            else:
-                step, changes = core.received(response)
-            if step.settled:
-                self._settled.set()
-            for change in changes:
-                await self._notify(change)
-            await asyncio.sleep(step.delay)
+        await follow_in_task(self._core, self._poller, self._settled, self._notify, lambda: not self._closed)
 
-    async def _notify(self, change: Change) -> None:
-        for callback in self._callbacks():
-            try:
-                result = callback(change)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:  # one failing callback must not stop the copy or the others
-                logger.exception("miko: a change callback of %r failed", self.prefix)
+    async def _notify(self) -> None:
+        for change in self._core.take_changes():
+            for callback in self._callbacks():
+                try:
+                    result = callback(change)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:  # one failing callback must not stop the copy or the others
+                    logger.exception("miko: a change callback of %r failed", self.prefix)

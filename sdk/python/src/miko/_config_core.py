@@ -127,6 +127,7 @@ class ConfigCore:
         self._lock = threading.Lock()
         self._entries: dict[str, ConfigEntry] = {}
         self._index: int | None = None
+        self._changes: list[Change] = []
         self._failures = 0
         self.last_error: MikoError | None = None
         self.last_updated: datetime | None = None
@@ -147,21 +148,30 @@ class ConfigCore:
             timeout=self.options.poll_timeout(blocking=blocking),
         )
 
-    def received(self, response: httpx.Response) -> tuple[Step, list[Change]]:
-        """Miko answered the last read: the next step, and the changes it brought."""
+    def received(self, response: httpx.Response) -> Step:
+        """Miko answered the last read: the next step; the changes it brought wait in
+        :meth:`take_changes`."""
         if response.status_code != 200:
-            return self.failed(error_from_response(response, f"reading keys under {self.prefix!r}")), []
+            return self.failed(error_from_response(response, f"reading keys under {self.prefix!r}"))
         try:
             index, entries = _entries(self.prefix, response)
         except MikoError as error:
-            return self.failed(error), []
+            return self.failed(error)
         with self._lock:
             before, first = self._entries, self._index is None
             if index != self._index:  # a lower one too: Miko's store was reset
                 self._entries, self._index = entries, index
+            if not first:
+                self._changes += changes_between(before, self._entries)
             self._failures, self.last_error = 0, None
             self.last_updated = datetime.now(timezone.utc)
-        return Step(delay=0.0, settled=True), [] if first else changes_between(before, self._entries)
+        return Step(delay=0.0, settled=True)
+
+    def take_changes(self) -> list[Change]:
+        """The changes the reads brought since the last call."""
+        with self._lock:
+            changes, self._changes = self._changes, []
+        return changes
 
     def failed(self, error: Exception) -> Step:
         """The last read failed; the copy stays. The first failure in a row is logged."""
