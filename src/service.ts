@@ -81,7 +81,7 @@ export const layerRegistry = Layer.mergeAll(Registry.layerHealth, Registry.layer
  * The scheduler sits above storage, so on shutdown running tasks are drained and recorded
  * before the database closes.
  */
-const layerCapabilities = layerRegistry.pipe(
+const layerCapabilities = Layer.merge(layerRegistry, Scheduler.layerKvTriggers).pipe(
   Layer.provideMerge(Scheduler.layer),
   Layer.provideMerge(layerKv),
   Layer.provideMerge(layerCluster),

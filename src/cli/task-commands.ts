@@ -16,6 +16,7 @@ const describeTrigger = (trigger: WireTask["triggers"][number]): string => {
   if ("every" in trigger) return `every ${trigger.every}`
   if ("cron" in trigger) return `cron ${trigger.cron}${trigger.timezone === undefined ? "" : ` (${trigger.timezone})`}`
   if ("event" in trigger) return `event ${trigger.event}`
+  if ("kvChanged" in trigger) return `when a key under ${trigger.kvChanged || "(any)"} changes`
   if ("delay" in trigger) return `once after ${trigger.delay}`
   return `once at ${instant(trigger.at) ?? trigger.at}`
 }

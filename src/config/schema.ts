@@ -2,6 +2,7 @@ import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 import { Address, hasAnAddress, Protocol, ServiceName } from "../shared/address.js"
 import { DurationString, PositiveDurationString } from "../shared/duration.js"
+import { KeyPrefix } from "../shared/key-prefix.js"
 import { ConfigTasks } from "../scheduler/schema.js"
 
 /** Marks a key whose new value only takes effect after a restart. */
@@ -48,13 +49,7 @@ export const Role = Schema.Literal("admin", "register", "internal", "metrics").a
 })
 export type Role = typeof Role.Type
 
-/**
- * A prefix of application keys (`billing/`, `billing/db/pool-size`, or empty for every key): the
- * characters keys are made of, at most as long as a key.
- */
-export const KvPrefix = Schema.String.pipe(
-  Schema.pattern(/^[A-Za-z0-9._/-]{0,512}$/, { message: () => "Expected a key prefix such as billing/ (letters, digits, . _ - and /, at most 512 characters)" })
-).annotations({ identifier: "KvPrefix" })
+export const KvPrefix = KeyPrefix
 
 export const KvRule = Schema.Struct({
   prefix: KvPrefix.annotations({ description: "Keys starting with this text; the longest matching rule of a token wins" }),

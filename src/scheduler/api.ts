@@ -11,7 +11,7 @@ import type { StorageError } from "../storage/errors.js"
 import { fromCode, fromSpec, type TaskDefinition } from "./definition.js"
 import { view } from "./entry.js"
 import { TaskExists, type TaskInvalid, TaskNotFound, TaskNotRemovable } from "./errors.js"
-import type { Firing } from "./firing.js"
+import type { Firing, KeyChange } from "./firing.js"
 import type { EventFired, Execution, ExecutionChange, RunRequested, SchedulerStatus, Task, TaskSource } from "./model.js"
 import type { PriorityPermits } from "./permits.js"
 import type { Recorder } from "./recorder.js"
@@ -46,6 +46,8 @@ export interface SchedulerService {
   readonly runNow: (id: string) => Effect.Effect<RunRequested, TaskNotFound>
   /** Raises an event: every active task with an event trigger of that name fires. */
   readonly fire: (event: string) => Effect.Effect<EventFired>
+  /** Runs the tasks whose kvChanged triggers cover the changed key (once per change, committed). */
+  readonly fireKeyChange: (change: KeyChange) => Effect.Effect<void>
   readonly list: Effect.Effect<ReadonlyArray<Task>>
   readonly get: (id: string) => Effect.Effect<Task, TaskNotFound>
   /** A task's executions, newest first (also of a one-time task that is gone). */
@@ -158,6 +160,11 @@ export const makeApi = (table: TaskTable, firing: Firing, deps: {
           fired.push(entry.definition.id)
         }
         return { event, tasks: fired.sort() }
+      }),
+    fireKeyChange: (change) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        for (const entry of HashMap.values(yield* Ref.get(tasks))) yield* firing.onKeyChange(entry, change, now)
       }),
     list: Effect.flatMap(Ref.get(tasks), (all) =>
       Effect.map(Effect.forEach(HashMap.values(all), view), (views) =>

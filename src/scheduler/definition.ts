@@ -7,6 +7,7 @@ import * as Schema from "effect/Schema"
 import { describeParseError } from "../shared/parse-error.js"
 import { TaskInvalid } from "./errors.js"
 import { httpWork } from "./http-kind.js"
+import type { CurrentRun } from "./run-info.js"
 import type { TaskSource } from "./model.js"
 import {
   defaultRetryPolicy,
@@ -20,17 +21,7 @@ import {
   Trigger
 } from "./schema.js"
 
-/** The run a task's work belongs to, provided to the work while it runs. */
-export interface RunInfo {
-  readonly taskId: string
-  readonly executionId: string
-  readonly attempt: number
-  readonly trigger: string
-  /** When the trigger (or the retry) was due, in epoch milliseconds. */
-  readonly scheduledAt: number
-}
-
-export class CurrentRun extends Context.Tag("miko/scheduler/CurrentRun")<CurrentRun, RunInfo>() {}
+export { CurrentRun, type RunInfo } from "./run-info.js"
 
 /** A task registered in code: the work is an Effect; it lives as long as the process. */
 export interface TaskDefinition {

@@ -16,6 +16,14 @@ import type { SchedulerStore } from "./store.js"
 import type { TaskTable } from "./table.js"
 import type { Timeline } from "./timeline.js"
 
+/** A committed change of an application key, as a kvChanged trigger hears of it. */
+export interface KeyChange {
+  readonly key: string
+  readonly version: number
+  readonly index: number
+  readonly deleted: boolean
+}
+
 /** A scheduled slot of a trigger, claimed in the database for cluster tasks. */
 interface Slot {
   readonly trigger: string
@@ -31,6 +39,11 @@ export interface Firing {
     definition: Definition,
     options: { readonly declared?: TaskSpec; readonly catchUp: boolean }
   ) => Effect.Effect<Entry>
+  /**
+   * Fires the task's `kvChanged` triggers whose prefix the changed key starts with, once for
+   * this change: where the task fires (a cluster task on the leader), claimed by the change index.
+   */
+  readonly onKeyChange: (entry: Entry, change: KeyChange, now: number) => Effect.Effect<void>
   /** Fires the latest periodic slot missed while down, when the task asks for it. */
   readonly catchUp: (entry: Entry, live: ReadonlyArray<LiveTrigger>) => Effect.Effect<void>
 }
@@ -170,5 +183,16 @@ export const makeFiring = (table: TaskTable, deps: {
       return entry
     })
 
-  return { offer, register, catchUp }
+  const onKeyChange = (entry: Entry, change: KeyChange, now: number) =>
+    Effect.gen(function*() {
+      const live = yield* Ref.get(entry.triggers)
+      const matching = live.filter((trigger) => "kvChanged" in trigger.trigger && change.key.startsWith(trigger.trigger.kvChanged))
+      if (matching.length === 0 || (yield* table.isPaused(entry)) || !(yield* firesHere(entry))) return
+      const context = { key: change.key, version: String(change.version), index: String(change.index), deleted: String(change.deleted) }
+      for (const trigger of matching) {
+        yield* offer(entry, { label: `${trigger.label}: ${change.key}`, scheduledAt: now, context }, undefined, { trigger: trigger.label, at: change.index })
+      }
+    })
+
+  return { offer, register, catchUp, onKeyChange }
 }

@@ -4,6 +4,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
+import { CurrentRun } from "./run-info.js"
 import type { HttpRequestSpec } from "./schema.js"
 
 /** An `http` task's request failed or was not answered with a 2xx. */
@@ -18,11 +19,19 @@ const contentTypeOf = (spec: HttpRequestSpec, body: string) => {
   return Either.isRight(Either.try(() => JSON.parse(body) as unknown)) ? "application/json" : "text/plain"
 }
 
+/** `{key: "billing/x"}` → `X-Miko-Context-Key: billing/x`: what the firing was about, for the receiver. */
+const contextHeaders = (context: Readonly<Record<string, string>>) =>
+  Object.fromEntries(Object.entries(context).map(([name, value]) => [`x-miko-context-${name.toLowerCase()}`, value]))
+
 /** The work of an `http` task: one request; a 2xx answer is a success, anything else a failure. */
 export const httpWork = (spec: HttpRequestSpec, timeout: Duration.Duration | undefined) =>
   Effect.gen(function*() {
     const client = yield* HttpClient.HttpClient
-    const base = HttpClientRequest.make(spec.method)(spec.url).pipe(HttpClientRequest.setHeaders(spec.headers))
+    const { context } = yield* CurrentRun
+    const base = HttpClientRequest.make(spec.method)(spec.url).pipe(
+      HttpClientRequest.setHeaders(spec.headers),
+      HttpClientRequest.setHeaders(contextHeaders(context))
+    )
     const request = spec.body === undefined ? base : HttpClientRequest.bodyText(base, spec.body, contentTypeOf(spec, spec.body))
     const response = yield* client.execute(request).pipe(
       Effect.mapError((error) => new HttpTaskFailed({ message: `${spec.method} ${spec.url}: ${error.message}` }))

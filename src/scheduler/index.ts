@@ -22,6 +22,7 @@ export {
   DelayTrigger,
   EventName,
   EventTrigger,
+  KvChangedTrigger,
   EveryTrigger,
   HttpMethod,
   HttpRequestSpec,
@@ -33,5 +34,6 @@ export {
   TaskSpec,
   Trigger
 } from "./schema.js"
+export { layerKvTriggers } from "./kv-triggers.js"
 export { layer, layerWithoutStore, Scheduler, type SchedulerService } from "./service.js"
 export { layerSql as layerStoreSql, SchedulerStore, type StoredTask } from "./store.js"

@@ -20,6 +20,8 @@ import { makeStepper, retrySchedule, sleepUntil } from "./schedules.js"
 export interface Fire {
   readonly label: string
   readonly scheduledAt: number
+  /** What the firing is about (the changed key of a kvChanged trigger); see RunInfo.context. */
+  readonly context?: Readonly<Record<string, string>> | undefined
 }
 
 /** How a run ended; `refused` when shutdown came before it got a slot. */
@@ -109,14 +111,15 @@ export const makeRunner = (options: {
         yield* Metrics.countRun("skipped")
       })
 
-    const runWork = (definition: Definition, execution: Execution) => {
+    const runWork = (definition: Definition, execution: Execution, context: Readonly<Record<string, string>>) => {
       const work = Effect.exit(
         Effect.provideService(definition.work, CurrentRun, {
           taskId: definition.id,
           executionId: execution.id,
           attempt: execution.attempt,
           trigger: execution.trigger,
-          scheduledAt: DateTime.toEpochMillis(execution.scheduledAt)
+          scheduledAt: DateTime.toEpochMillis(execution.scheduledAt),
+          context
         })
       )
       // `None` when the timeout struck first: the work was interrupted.
@@ -142,7 +145,7 @@ export const makeRunner = (options: {
           yield* emit("started", execution)
           yield* Metrics.lateness(Effect.succeed(Math.max(0, startedAt - dueAt) / 1_000))
           const exit = yield* Effect.exit(
-            restore(runWork(definition, execution)).pipe(
+            restore(runWork(definition, execution, fire.context ?? {})).pipe(
               Effect.annotateLogs({ task: definition.id, execution: execution.id }),
               Effect.withSpan("scheduler.run", {
                 root: true,

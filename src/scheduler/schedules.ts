@@ -24,7 +24,7 @@ import type { RetryPolicy, Trigger } from "./schema.js"
 export type TriggerMode = "periodic" | "once" | "event"
 
 export const triggerMode = (trigger: Trigger): TriggerMode =>
-  "every" in trigger || "cron" in trigger ? "periodic" : "event" in trigger ? "event" : "once"
+  "every" in trigger || "cron" in trigger ? "periodic" : "event" in trigger || "kvChanged" in trigger ? "event" : "once"
 
 const millis = (duration: Duration.Duration) => Duration.toMillis(duration)
 
@@ -33,6 +33,7 @@ export const triggerLabel = (trigger: Trigger): string => {
   if ("every" in trigger) return `every ${formatMillis(millis(trigger.every))}`
   if ("cron" in trigger) return `cron ${trigger.cron}${trigger.timezone === undefined ? "" : ` (${trigger.timezone})`}`
   if ("event" in trigger) return `event ${trigger.event}`
+  if ("kvChanged" in trigger) return `kvChanged ${trigger.kvChanged}`
   if ("delay" in trigger) return `delay ${formatMillis(millis(trigger.delay))}`
   return `at ${DateTime.formatIso(trigger.at)}`
 }

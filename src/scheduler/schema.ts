@@ -13,6 +13,7 @@ import { HttpUrl } from "../shared/address.js"
 import { DurationString, PositiveDurationString } from "../shared/duration.js"
 import { describeIssues } from "../shared/parse-error.js"
 import { cronProblem } from "./cron.js"
+import { KeyPrefix } from "../shared/key-prefix.js"
 
 const optional = <A, I, R>(schema: Schema.Schema<A, I, R>) => Schema.optionalWith(schema, { exact: true })
 
@@ -94,6 +95,13 @@ export const EventTrigger = Schema.Struct({
 }).annotations({ identifier: "EventTrigger" })
 export type EventTrigger = typeof EventTrigger.Type
 
+export const KvChangedTrigger = Schema.Struct({
+  kvChanged: KeyPrefix.annotations({
+    description: "Fires once per committed change (write, delete, rollback) of a key starting with this prefix; the run's context carries the key"
+  })
+}).annotations({ identifier: "KvChangedTrigger" })
+export type KvChangedTrigger = typeof KvChangedTrigger.Type
+
 export const DelayTrigger = Schema.Struct({
   delay: DurationString.annotations({ description: "Fires once, this long after the task was created" })
 }).annotations({ identifier: "DelayTrigger" })
@@ -104,7 +112,7 @@ export const AtTrigger = Schema.Struct({
 }).annotations({ identifier: "AtTrigger" })
 export type AtTrigger = typeof AtTrigger.Type
 
-const triggerKinds = ["every", "cron", "event", "delay", "at"] as const
+const triggerKinds = ["every", "cron", "event", "kvChanged", "delay", "at"] as const
 
 /** Whether a union member (a struct, maybe refined) declares the property `key`. */
 const declares = (ast: AST.AST, key: string): boolean => {
@@ -153,7 +161,7 @@ const triggerMessage = (issue: ParseResult.ParseIssue) => {
 }
 
 /** When a task fires: periodic (`every`, `cron`), on an event, or once (`delay`, `at`). */
-export const Trigger = Schema.Union(EveryTrigger, CronTrigger, EventTrigger, DelayTrigger, AtTrigger).annotations({
+export const Trigger = Schema.Union(EveryTrigger, CronTrigger, EventTrigger, KvChangedTrigger, DelayTrigger, AtTrigger).annotations({
   identifier: "Trigger",
   message: triggerMessage
 })

@@ -176,7 +176,7 @@ describe("bad input over HTTP: a clear 4xx, nothing registered", () => {
     ["an invalid cron, naming the field", { triggers: [{ cron: "0 */5 25 * * *" }] }, "triggers.0: cron: field 3 (hour) \"25\""],
     ["a zero interval", { triggers: [{ every: "0s" }] }, "triggers.0: every: Expected a duration greater than zero"],
     ["a negative interval", { triggers: [{ every: "-1s" }] }, "triggers.0: every: Expected a duration such as"],
-    ["an unknown trigger type", { triggers: [{ hourly: true }] }, "Expected a trigger with one of every, cron, event, delay, at"],
+    ["an unknown trigger type", { triggers: [{ hourly: true }] }, "Expected a trigger with one of every, cron, event, kvChanged, delay, at"],
     ["retries out of range", { retry: { maxRetries: 1000 } }, "retry.maxRetries: Expected a whole number of retries from 0 to 100, found 1000"],
     ["a bad URL", { http: { url: "ftp://example.com/x" } }, "http.url: Expected an http:// or https:// URL"],
     ["no triggers", { triggers: [] }, "triggers: Expected at least one trigger"],

@@ -55,7 +55,7 @@ describe("a task declaration (HTTP body and config entry)", () => {
     ["an unknown time zone", { triggers: [{ cron: "0 3 * * *", timezone: "Europe/Atlantis" }] }, "triggers.0: timezone: unknown time zone"],
     ["a zero interval", { triggers: [{ every: "0s" }] }, "triggers.0: every: Expected a duration greater than zero"],
     ["a negative interval", { triggers: [{ every: "-5s" }] }, "triggers.0: every: Expected a duration such as"],
-    ["an unknown trigger type", { triggers: [{ when: "tomorrow" }] }, "Expected a trigger with one of every, cron, event, delay, at, found keys [\"when\"]"],
+    ["an unknown trigger type", { triggers: [{ when: "tomorrow" }] }, "Expected a trigger with one of every, cron, event, kvChanged, delay, at, found keys [\"when\"]"],
     ["two trigger types in one entry", { triggers: [{ every: "1s", event: "x" }] }, "Expected one kind of trigger per entry, found every and event"],
     ["no trigger", { triggers: [] }, "triggers: Expected at least one trigger"],
     ["retries out of range", { retry: { maxRetries: 101 } }, "retry.maxRetries: Expected a whole number of retries from 0 to 100, found 101"],
