@@ -180,6 +180,25 @@ const decodeRows = (rows: ReadonlyArray<EndpointRow>) =>
 
 const fromRow = (row: EndpointRow): Effect.Effect<EndpointRecord | undefined> => Effect.map(decodeRows([row]), (records) => records[0])
 
+/** The most renewals one statement saves. */
+const largestBatch = 512
+
+/**
+ * Renewals in batches whose sizes are powers of two up to `largestBatch`, the last one filled up
+ * with repeats of its final renewal (saving the same time twice changes nothing): a handful of
+ * statement shapes that the driver prepares once and keeps, instead of a new one for every count.
+ */
+export const renewalBatches = <A>(renewals: ReadonlyArray<A>): Array<ReadonlyArray<A>> => {
+  const batches: Array<ReadonlyArray<A>> = []
+  for (let start = 0; start < renewals.length; start += largestBatch) {
+    const batch = renewals.slice(start, start + largestBatch)
+    let size = 1
+    while (size < batch.length) size *= 2
+    batches.push(batch.concat(Array.from({ length: size - batch.length }, () => batch[batch.length - 1]!)))
+  }
+  return batches
+}
+
 const present = <A>(values: ReadonlyArray<A | undefined>): Array<A> => values.filter((value): value is A => value !== undefined)
 
 export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | Notifications> = Layer.effect(
@@ -226,9 +245,10 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
           upsert(record, body).pipe(Effect.asVoid, Effect.mapError(storageError(`saving endpoint ${record.registration.id}`)))),
       // One UPDATE for the whole batch; both dialects name the columns of a VALUES list column1, column2.
       renew: (renewals) =>
-        renewals.length === 0 ? Effect.void : sql`UPDATE endpoints SET last_seen_at = CAST(v.column2 AS BIGINT)
-          FROM (VALUES ${sql.csv(renewals.map(([id, at]) => sql`(${id}, ${at})`))}) AS v
-          WHERE endpoints.id = v.column1`.pipe(Effect.asVoid, Effect.mapError(storageError(`saving ${renewals.length} lease renewals`))),
+        Effect.forEach(renewalBatches(renewals), (batch) =>
+          sql`UPDATE endpoints SET last_seen_at = CAST(v.column2 AS BIGINT)
+            FROM (VALUES ${sql.csv(batch.map(([id, at]) => sql`(${id}, ${at})`))}) AS v
+            WHERE endpoints.id = v.column1`, { discard: true }).pipe(Effect.mapError(storageError(`saving ${renewals.length} lease renewals`))),
       get: (id) =>
         sql<EndpointRow>`SELECT id, service, body, last_seen_at FROM endpoints WHERE id = ${id}`.pipe(
           Effect.mapError(storageError(`reading endpoint ${id}`)),
