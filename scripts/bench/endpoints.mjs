@@ -1,9 +1,9 @@
 // GET /v1/endpoints under load (wrk) at three directory sizes, anonymous and with an `internal`
-// token, plain and gzip; each case side by side with a bare node:http server, in a process of its
+// token, plain, gzip and br; each case side by side with a bare node:http server, in a process of its
 // own, sending the very bytes and headers Miko sent for that case (the ceiling for Node here).
 // The long-poll fan-out is measured by blocking.mjs, the WebSocket fan-out by websocket.mjs.
 // Usage: npm run build && node scripts/bench/endpoints.mjs [seconds-per-run] [rounds] [--smoke]
-import { gunzipSync } from "node:zlib"
+import { brotliDecompressSync, gunzipSync } from "node:zlib"
 import {
   checkFigures, fillDirectory, getRaw, machine, machineNote, positionalArgs, replayHeaders, rssMiB, smoke, startBare, startMiko, writeSection
 } from "./lib.mjs"
@@ -27,7 +27,9 @@ const cases = [
   { caller: "anonymous", encoding: "plain", headers: {} },
   { caller: "anonymous", encoding: "gzip", headers: { "accept-encoding": "gzip" } },
   { caller: "`internal` token", encoding: "plain", headers: { authorization: `Bearer ${readerToken}` } },
-  { caller: "`internal` token", encoding: "gzip", headers: { authorization: `Bearer ${readerToken}`, "accept-encoding": "gzip" } }
+  { caller: "`internal` token", encoding: "gzip", headers: { authorization: `Bearer ${readerToken}`, "accept-encoding": "gzip" } },
+  { caller: "anonymous", encoding: "br", headers: { "accept-encoding": "gzip, deflate, br" } },
+  { caller: "`internal` token", encoding: "br", headers: { authorization: `Bearer ${readerToken}`, "accept-encoding": "gzip, deflate, br" } }
 ]
 const casesFor = (stage) => (smoke && stage > 0 ? cases.slice(0, 1) : cases)
 
@@ -37,24 +39,24 @@ const miko = await startMiko(`http: { port: 0 }
 auth: { tokens: [ { name: bench, secret: "${adminToken}", roles: [admin] }, { name: reader, secret: "${readerToken}", roles: [internal] } ] }
 `)
 const bare = await startBare()
-/** What looked wrong in Miko's answers (a missing gzip, the wrong view, errors under load): reported, and the run fails. */
+/** What looked wrong in Miko's answers (a missing compression, the wrong view, errors under load): reported, and the run fails. */
 const anomalies = []
 
 /**
  * Miko's answer to one case, checked against what the case asks for; the baseline sends it as is.
- * `plain` is the same caller's uncompressed answer, which a gzip answer must decompress to.
+ * `plain` is the same caller's uncompressed answer, which a compressed answer must decompress to.
  */
 const capture = async (testCase, plain) => {
   const answer = await getRaw(`${miko.url}/v1/endpoints`, testCase.headers)
   const where = `${testCase.caller}, ${testCase.encoding}`
   if (answer.status !== 200) anomalies.push(`${where}: status ${answer.status}`)
-  const gzip = answer.headers["content-encoding"] === "gzip"
-  if (testCase.encoding === "gzip" && !gzip) anomalies.push(`${where}: answered without gzip (content-encoding ${answer.headers["content-encoding"] ?? "absent"})`)
-  const text = (gzip ? gunzipSync(answer.body) : answer.body).toString()
+  const coding = answer.headers["content-encoding"] ?? "plain"
+  if (coding !== testCase.encoding) anomalies.push(`${where}: answered with content-encoding ${coding}`)
+  const text = (coding === "gzip" ? gunzipSync(answer.body) : coding === "br" ? brotliDecompressSync(answer.body) : answer.body).toString()
   if (plain !== undefined && text !== plain.body.toString()) anomalies.push(`${where}: the decompressed body differs from the plain one`)
   const internal = text.includes('"internalAddress"')
   if (internal !== testCase.caller.includes("internal")) anomalies.push(`${where}: ${internal ? "internal addresses shown" : "internal addresses missing"}`)
-  return { ...answer, gzip, plainBytes: Buffer.byteLength(text) }
+  return { ...answer, coding, plainBytes: Buffer.byteLength(text) }
 }
 
 const load = (url, headers, duration = seconds) => runWrk({ url: `${url}/v1/endpoints`, threads, connections, duration, headers })
@@ -88,7 +90,7 @@ for (const [stageIndex, stage] of stages.entries()) {
   const plainOf = {}
   const stageCases = casesFor(stageIndex)
   for (const [i, testCase] of stageCases.entries()) {
-    const answer = await capture(testCase, testCase.encoding === "gzip" ? plainOf[testCase.caller] : undefined)
+    const answer = await capture(testCase, testCase.encoding === "plain" ? undefined : plainOf[testCase.caller])
     if (testCase.encoding === "plain") plainOf[testCase.caller] = answer
     await bare.answer({ status: answer.status, headers: replayHeaders(answer.headers), body: answer.body })
     // Once per stage: the first seconds after a change in size are the JIT's, not the steady state's.
@@ -98,7 +100,7 @@ for (const [stageIndex, stage] of stages.entries()) {
     }
     const result = await measureCase(testCase, rows.length)
     if (result.miko.errors > 0) anomalies.push(`${stage.services * stage.perService} endpoints, ${testCase.caller}, ${testCase.encoding}: ${result.miko.errors} errors under load`)
-    rows.push({ stage, testCase, bytes: answer.body.length, plainBytes: answer.plainBytes, gzip: answer.gzip, ...result })
+    rows.push({ stage, testCase, bytes: answer.body.length, plainBytes: answer.plainBytes, coding: answer.coding, ...result })
   }
   memory.push({ stage, miko: rssMiB(miko.child.pid), bare: rssMiB(bare.pid) })
 }
@@ -113,7 +115,7 @@ const directory = (stage) => `${count(stage.services * stage.perService)} endpoi
 const ratio = (row) => row.miko.rps / row.bare.rps
 const ratios = rows.map(ratio)
 const tableRow = (row) =>
-  `| ${directory(row.stage)} | ${row.testCase.caller} | ${row.gzip ? `gzip (${kb(row.plainBytes)} unpacked)` : "plain"} | ${kb(row.bytes)} | ` +
+  `| ${directory(row.stage)} | ${row.testCase.caller} | ${row.coding === "plain" ? "plain" : `${row.coding} (${kb(row.plainBytes)} unpacked)`} | ${kb(row.bytes)} | ` +
   `${fmt(row.bare.rps)} | ${fmt(row.miko.rps)} | **${ratio(row).toFixed(2)}** | ${fmt(row.bare.p99)} | ${fmt(row.miko.p99)} | ${row.bare.errors} / ${row.miko.errors} |`
 const memoryRow = (entry) => `| ${directory(entry.stage)} | ${fmt(entry.miko)} | ${fmt(entry.bare)} |`
 const goalMet = ratios.every((r) => r >= 0.8)
@@ -122,11 +124,11 @@ const section = `## Endpoint list (\`scripts/bench/endpoints.mjs\`)
 \`node scripts/bench/endpoints.mjs\` after \`npm run build\`. ${machineNote(startedOn, endedOn)}
 
 \`GET /v1/endpoints\` (no filter) at three sizes of one directory grown in place, anonymous (public view) and with a
-token holding only the \`internal\` role (internal view), plain and with \`Accept-Encoding: gzip\`. Load: wrk, ${threads} threads,
+token holding only the \`internal\` role (internal view), plain, with \`Accept-Encoding: gzip\` and with \`gzip, deflate, br\` (as browsers send it; Miko answers br). Load: wrk, ${threads} threads,
 ${connections} connections, \`--latency\`, ${seconds} s per run, ${rounds === 1 ? "one run" : `${rounds} runs`} per server and case, alternating which
 server goes first, averaged${warmUpSeconds > 0 ? `; ${warmUpSeconds} s of warm-up on each server when the directory has grown` : ""}.
 Baseline in the same run: a bare \`node:http\` server in a process of its own (as Miko is) that answers every request
-with the bytes and headers Miko sent for the same case (for gzip, Miko's gzip bytes and \`Content-Encoding\`).
+with the bytes and headers Miko sent for the same case (for gzip and br, Miko's compressed bytes and \`Content-Encoding\`).
 
 | directory | caller | encoding | body | bare req/s | Miko req/s | ratio Miko / bare | bare p99 ms | Miko p99 ms | errors bare / Miko |
 | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
