@@ -2,6 +2,7 @@ import * as Command from "@effect/cli/Command"
 import * as Console from "effect/Console"
 import { version } from "../shared/version.js"
 import { configCommand } from "./config-commands.js"
+import { kvCommand } from "./kv-commands.js"
 import { endpointsCommand, servicesCommand } from "./registry-commands.js"
 import { eventsCommand, tasksCommand } from "./task-commands.js"
 import { type CliEnvironment, configOption } from "./shared.js"
@@ -29,6 +30,7 @@ export const makeCli = (environment: CliEnvironment) => {
       tasksCommand(environment),
       eventsCommand(environment),
       configCommand(environment),
+      kvCommand(environment),
       versionCommand
     ])
   )

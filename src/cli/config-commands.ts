@@ -5,18 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { ConfigSnapshot } from "../config/service.js"
 import { printJson } from "./format.js"
-import { type CliEnvironment, connectionOptions, segment, withMiko } from "./shared.js"
-
-/** `miko config set` takes JSON when the text is JSON, so that `4` and `true` keep their types. */
-const parseValue = (text: string): {} | null => {
-  try {
-    const parsed: unknown = JSON.parse(text)
-    // JSON never parses to undefined; the check tells the compiler so, for the payload's type.
-    return parsed === undefined ? null : parsed
-  } catch {
-    return text
-  }
-}
+import { type CliEnvironment, connectionOptions, parseValue, segment, withMiko } from "./shared.js"
 
 const show = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
 

@@ -15,7 +15,7 @@ export const exitCodes = {
   denied: 4,
   /** Miko could not be reached, did not answer in time, or is not ready (HTTP 503). */
   unavailable: 5,
-  /** The change contradicts what Miko holds: an id of another service, a static endpoint (HTTP 409). */
+  /** The change contradicts what Miko holds: an id of another service, a static endpoint, a key's version (HTTP 409, 412). */
   conflict: 6
 } as const
 
@@ -37,6 +37,7 @@ export const kindOfStatus = (status: number): FailureKind => {
     case 404:
       return "notFound"
     case 409:
+    case 412:
       return "conflict"
     case 502:
     case 503:

@@ -70,3 +70,14 @@ export const present = <K extends string, A>(key: K, option: Option.Option<A>): 
  * such as `config:nightly`, which the API's own schemas expect unescaped.
  */
 export const segment = (text: string): string => encodeURIComponent(text).replace(/%3A/gi, ":")
+
+/** A value typed on the command line: JSON when the text is JSON, so that `4` and `true` keep their types; else the text. */
+export const parseValue = (text: string): {} | null => {
+  try {
+    const parsed: unknown = JSON.parse(text)
+    // JSON never parses to undefined; the check tells the compiler so, for the payload's type.
+    return parsed === undefined ? null : parsed
+  } catch {
+    return text
+  }
+}

@@ -21,11 +21,19 @@ export class UnexpectedAnswer extends Data.TaggedError("UnexpectedAnswer")<{ rea
 
 const formatIssues = (error: ParseResult.ParseError): string => describeParseError(error)
 
-const makeClient = (target: Target) =>
+/**
+ * The typed client builds URLs by filling in `:name` parameters; a route that ends in a wildcard
+ * (`/v1/kv/*`, whose keys contain slashes) keeps its `*`, which `rest` replaces.
+ */
+const fillWildcard = (rest: string | undefined) => (request: HttpClientRequest.HttpClientRequest) =>
+  rest === undefined ? request : HttpClientRequest.setUrl(request, request.url.replace(/\/\*$/, `/${rest}`))
+
+const makeClient = (target: Target, rest?: string) =>
   HttpApiClient.make(MikoApi, {
     baseUrl: target.address,
     transformClient: (client) =>
       client.pipe(
+        HttpClient.mapRequest(fillWildcard(rest)),
         HttpClient.mapRequest((request) =>
           Option.match(target.token, {
             onNone: () => HttpClientRequest.acceptJson(request),
@@ -108,19 +116,24 @@ const failureOf = (address: string) => (error: CallError): Effect.Effect<never, 
 export interface Miko {
   readonly address: string
   readonly call: <A, E extends CallError>(use: (client: MikoClient) => Effect.Effect<A, E>) => Effect.Effect<A, CliError>
+  /** The same for a wildcard route: `rest` goes where the route has its `*` (a key of /v1/kv/*). */
+  readonly callWith: <A, E extends CallError>(rest: string, use: (client: MikoClient) => Effect.Effect<A, E>) => Effect.Effect<A, CliError>
 }
+
+const callOn = (target: Target) => <A, E extends CallError>(client: MikoClient, use: (client: MikoClient) => Effect.Effect<A, E>) =>
+  use(client).pipe(
+    Effect.catchAll(failureOf(target.address)),
+    Effect.timeoutFail({
+      duration: "10 seconds",
+      onTimeout: () => new CliError({ kind: "unavailable", message: `Miko at ${target.address} did not answer within 10s` })
+    })
+  )
 
 export const connect = (target: Target): Effect.Effect<Miko> =>
   Effect.map(makeClient(target), (client) => ({
     address: target.address,
-    call: (use) =>
-      use(client).pipe(
-        Effect.catchAll(failureOf(target.address)),
-        Effect.timeoutFail({
-          duration: "10 seconds",
-          onTimeout: () => new CliError({ kind: "unavailable", message: `Miko at ${target.address} did not answer within 10s` })
-        })
-      )
+    call: (use) => callOn(target)(client, use),
+    callWith: (rest, use) => Effect.flatMap(makeClient(target, rest), (withRest) => callOn(target)(withRest, use))
   }))
 
 /**

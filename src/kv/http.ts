@@ -34,9 +34,11 @@ const ListParams = Schema.Struct({
   ...blockingParams
 })
 
+const defaultHistoryLimit = 100
+
 const GetParams = Schema.Struct({
   ...blockingParams,
-  limit: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000)), { default: () => 100 }).annotations({
+  limit: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000)), { exact: true }).annotations({
     description: "For /history: most versions returned (default 100)"
   })
 })
@@ -120,7 +122,7 @@ export const layerKvHandlers = HttpApiBuilder.group(groupApi(KvApi), "kv", (hand
       const historyOf = keyBefore(key, "history")
       return historyOf === undefined
         ? Effect.map(Operations.getKey(key, blockingOf(urlParams)), ({ entry, index }) => withIndex(entry, index))
-        : Effect.map(Operations.keyHistory(historyOf, urlParams.limit), (history) => HttpServerResponse.unsafeJson(history))
+        : Effect.map(Operations.keyHistory(historyOf, urlParams.limit ?? defaultHistoryLimit), (history) => HttpServerResponse.unsafeJson(history))
     })
     .handle("put", ({ path, request, headers, payload }) =>
       Operations.putKey(keyOf(request, path["*"]), payload, { ifVersion: versionOf(headers["if-match"]), create: headers["if-none-match"] === "*" }))
