@@ -15,16 +15,38 @@ const rememberedPrefixes = 4_096
  */
 export const makeTable = (initialIndex: number, initial: ReadonlyArray<KvVersion>) => {
   const current = new Map<string, KvVersion>(initial.map((version) => [version.key, version]))
+  // Every key known (deleted ones too), sorted: the keys under a prefix are one range of it, found
+  // by binary search, so a listing or a watcher's answer costs the prefix's size, not the store's.
+  const sortedKeys = [...current.keys()].sort()
   let index = initialIndex
   const prefixIndexes = new Map<string, number>()
   const keyWaiters = new Map<string, Set<() => void>>()
   const prefixWaiters = new Map<string, Set<() => void>>()
 
+  /** The first position in `sortedKeys` not before `key`. */
+  const lowerBound = (key: string): number => {
+    let low = 0
+    let high = sortedKeys.length
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if (sortedKeys[middle]! < key) low = middle + 1
+      else high = middle
+    }
+    return low
+  }
+
+  /** The current versions of the keys under `prefix` (deletions included), by key. */
+  const range = (prefix: string): Array<KvVersion> => {
+    const found: Array<KvVersion> = []
+    for (let at = lowerBound(prefix); at < sortedKeys.length && sortedKeys[at]!.startsWith(prefix); at++) found.push(current.get(sortedKeys[at]!)!)
+    return found
+  }
+
   const prefixIndex = (prefix: string): number => {
     const known = prefixIndexes.get(prefix)
     if (known !== undefined) return known
     let last = 0
-    for (const version of current.values()) if (version.index > last && version.key.startsWith(prefix)) last = version.index
+    for (const version of range(prefix)) if (version.index > last) last = version.index
     if (prefixIndexes.size >= rememberedPrefixes) prefixIndexes.delete(prefixIndexes.keys().next().value!)
     prefixIndexes.set(prefix, last)
     return last
@@ -43,6 +65,7 @@ export const makeTable = (initialIndex: number, initial: ReadonlyArray<KvVersion
   const apply = (version: KvVersion): boolean => {
     if (version.index <= index) return false
     index = version.index
+    if (!current.has(version.key)) sortedKeys.splice(lowerBound(version.key), 0, version.key)
     current.set(version.key, version)
     for (let end = 0; end <= version.key.length; end++) {
       const prefix = version.key.slice(0, end)
@@ -76,18 +99,11 @@ export const makeTable = (initialIndex: number, initial: ReadonlyArray<KvVersion
   }
 
   /** Live keys under `prefix`, by key. */
-  const under = (prefix: string): Array<KvVersion> => {
-    const found: Array<KvVersion> = []
-    for (const version of current.values()) if (!version.deleted && version.key.startsWith(prefix)) found.push(version)
-    return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-  }
+  const under = (prefix: string): Array<KvVersion> => range(prefix).filter((version) => !version.deleted)
 
   /** The current versions under `prefix` (deletions included) changed after `since`, oldest first. */
-  const changedSince = (prefix: string, since: number): Array<KvVersion> => {
-    const found: Array<KvVersion> = []
-    for (const version of current.values()) if (version.index > since && version.key.startsWith(prefix)) found.push(version)
-    return found.sort((a, b) => a.index - b.index)
-  }
+  const changedSince = (prefix: string, since: number): Array<KvVersion> =>
+    range(prefix).filter((version) => version.index > since).sort((a, b) => a.index - b.index)
 
   return {
     index: () => index,
