@@ -21,11 +21,16 @@ const newId = (service: string) =>
 const ttlMillisOf = (record: EndpointRecord) =>
   record.registration.ttl === undefined ? Number.POSITIVE_INFINITY : Duration.toMillis(record.registration.ttl)
 
-/** The endpoint's JSON with its lastSeenAt left open: toEndpoint puts lastSeenAt and ttl last. */
+/** Where an answer's lastSeenAt starts: toEndpoint puts it after everything but the ttl, so the last such text is it. */
+const lastSeenKey = '"lastSeenAt":"'
+const isoLength = new Date(0).toISOString().length
+
+/** The endpoint's JSON around its lastSeenAt, so that later heartbeats only put in their own time. */
 const answerAround = (record: EndpointRecord): ((at: number) => string) => {
-  const { lastSeenAt: _, ttl, ...rest } = toEndpoint(record, "internal")!
-  const head = `${JSON.stringify(rest).slice(0, -1)},"lastSeenAt":"`
-  const tail = ttl === undefined ? "\"}" : `","ttl":${JSON.stringify(ttl)}}`
+  const json = JSON.stringify(toEndpoint(record, "internal"))
+  const start = json.lastIndexOf(lastSeenKey) + lastSeenKey.length
+  const head = json.slice(0, start)
+  const tail = json.slice(start + isoLength)
   return (at) => head + new Date(at).toISOString() + tail
 }
 
