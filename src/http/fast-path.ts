@@ -20,6 +20,8 @@ import { version } from "../shared/version.js"
 import { Lifecycle } from "../lifecycle/index.js"
 import { blockingQueries } from "../registry/metrics.js"
 import { makeRequestRecorder } from "./request-metrics.js"
+import { Kv } from "../kv/index.js"
+import { type KeyAnswer, makeKeyReads, makeListReads, parseListQuery } from "./kv-read.js"
 
 /** Answers a request from memory and says true, or says false and leaves it to the HTTP API. */
 export type FastPath = (request: IncomingMessage, response: ServerResponse) => boolean
@@ -79,7 +81,7 @@ const parseList = (search: string, visibility: Visibility): ListRequest | undefi
 const healthBody = Buffer.from(JSON.stringify({ status: "ok", version }))
 
 /** The API's templates of the routes answered here, so both count under one series. */
-const routes = { endpoints: "/v1/endpoints", healthz: "/healthz", heartbeat: "/v1/services/:service/endpoints/:id/heartbeat" } as const
+const routes = { endpoints: "/v1/endpoints", healthz: "/healthz", heartbeat: "/v1/services/:service/endpoints/:id/heartbeat", kvKey: "/v1/kv/*", kvList: "/v1/kv" } as const
 
 const secondsSince = (started: number) => (performance.now() - started) / 1000
 
@@ -97,7 +99,7 @@ interface Settings {
  * result changes. Everything unusual (a body, an unknown token, telemetry switched on, a query
  * the API would refuse, stale data in a cluster) goes to the HTTP API, which stays the reference.
  */
-export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Registry | Tokens | ConfigService | Lifecycle | Cluster | Scope.Scope> =
+export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Registry | Kv | Tokens | ConfigService | Lifecycle | Cluster | Scope.Scope> =
   Effect.gen(function*() {
     const reads = yield* RenderedReads
     const registry = yield* Registry
@@ -105,6 +107,9 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
     const config = yield* ConfigService
     const lifecycle = yield* Lifecycle
     const cluster = yield* Cluster
+    const kv = yield* Kv
+    const keyReads = makeKeyReads(kv)
+    const listReads = makeListReads(kv)
     // Plain values kept current by fibers, so that a request reads them without entering one.
     let settings: Settings = { config: yield* config.current, shuttingDown: false, fresh: true }
     const parked = new Set<() => void>()
@@ -224,6 +229,27 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
       return true
     }
 
+    /**
+     * `GET /v1/kv/{key}` of a key the caller may read, and `GET /v1/kv` of a prefix it may list, not
+     * blocking: bytes rendered once per change.
+     */
+    const kvRead = (request: IncomingMessage, response: ServerResponse, read: (caller: CallerInfo) => KeyAnswer | undefined, route: string, started: number): boolean => {
+      const caller = callerOf(request.headers.authorization)
+      const answer = caller === undefined ? undefined : read(caller)
+      if (answer === undefined) return false
+      const headers: Record<string, string | number> = {
+        "content-type": "application/json",
+        "content-length": answer.body.length,
+        "x-miko-index": answer.index,
+        etag: `"${answer.index}"`,
+        "cache-control": "no-cache"
+      }
+      if (settings.shuttingDown) headers["connection"] = "close"
+      response.writeHead(200, headers).end(answer.body)
+      record(route, "GET", 200, secondsSince(started))
+      return true
+    }
+
     return (request, response) => {
       if (settings.config.telemetry.otlpEndpoint !== undefined || !settings.fresh) return false
       // A request with a body goes to the API, which reads it within http.maxBodyBytes.
@@ -236,6 +262,15 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
       const question = url.indexOf("?")
       const path = question === -1 ? url : url.slice(0, question)
       if (path === "/v1/endpoints") return endpoints(request, response, question === -1 ? "" : url.slice(question + 1), started)
+      if (question === -1 && path.startsWith("/v1/kv/")) {
+        const key = path.slice("/v1/kv/".length)
+        return kvRead(request, response, (caller) => keyReads(caller, settings.config.kv.publicRead, key), routes.kvKey, started)
+      }
+      if (path === "/v1/kv") {
+        const query = parseListQuery(question === -1 ? "" : url.slice(question + 1))
+        return query !== undefined &&
+          kvRead(request, response, (caller) => listReads(caller, settings.config.kv.publicRead, query.prefix, query.values), routes.kvList, started)
+      }
       if (path === "/healthz" && question === -1) {
         response.writeHead(200, { "content-type": "application/json", "content-length": healthBody.length }).end(healthBody)
         record(routes.healthz, "GET", 200, secondsSince(started))

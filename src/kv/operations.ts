@@ -62,6 +62,17 @@ export const entryOf = (version: KvVersion) => ({
   secret: version.secret
 })
 
+/** A key in a listing, with its value when `withValue`. */
+export const itemOf = (version: KvVersion, withValue: boolean) => ({
+  key: version.key,
+  version: version.version,
+  index: version.index,
+  updatedAt: version.updatedAt,
+  updatedBy: version.updatedBy,
+  secret: version.secret,
+  ...(withValue ? { value: version.value } : {})
+})
+
 /** Whether a value may be shown in a list, history or event: a secret only to those who may write it. */
 const showsValue = (version: KvVersion, access: KvAccess) => !version.deleted && (!version.secret || access === "write")
 
@@ -84,15 +95,8 @@ export const listKeys = (prefix: string, values: boolean, blocking?: Blocking) =
     if (!mayList(caller, settings.publicRead, prefix)) return yield* forbiddenPrefix(caller, "list", prefix)
     yield* block({ prefix }, blocking)
     const index = kv.table.indexOf({ prefix })
-    const items = kv.table.under(prefix).map((version) => ({
-      key: version.key,
-      version: version.version,
-      index: version.index,
-      updatedAt: version.updatedAt,
-      updatedBy: version.updatedBy,
-      secret: version.secret,
-      ...(values && showsValue(version, accessTo(caller, settings.publicRead, version.key)) ? { value: version.value } : {})
-    }))
+    const items = kv.table.under(prefix).map((version) =>
+      itemOf(version, values && showsValue(version, accessTo(caller, settings.publicRead, version.key))))
     return { list: { prefix, index, items }, index }
   })
 
