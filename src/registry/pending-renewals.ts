@@ -19,8 +19,9 @@ const shareOfTtl = 0.1
  */
 export const renewalCheckInterval = (shared: boolean) => Duration.millis(shared ? 10 : 50)
 
+/** Moved forward in place by later heartbeats of the same lease, so a repeat allocates nothing. */
 interface Pending {
-  readonly at: number
+  at: number
   readonly due: number
 }
 
@@ -36,8 +37,13 @@ export const makePendingRenewals = (options: { readonly shared: boolean }) => {
   return {
     /** Synchronous, so that the read fast path can take a heartbeat without entering a fiber. */
     note: (id: string, at: number, ttlMillis: number): void => {
-      const due = pending.get(id)?.due ?? at + Math.min(longestDelayMillis, ttlMillis * shareOfTtl)
-      pending.set(id, { at: Math.max(at, pending.get(id)?.at ?? 0), due })
+      const known = pending.get(id)
+      if (known !== undefined) {
+        known.at = Math.max(at, known.at)
+        return
+      }
+      const due = at + Math.min(longestDelayMillis, ttlMillis * shareOfTtl)
+      pending.set(id, { at, due })
       firstDue = Math.min(firstDue, due)
     },
     /** Every renewal, once the first of them is due at `now` (or whenever `all`); none before. */

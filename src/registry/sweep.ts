@@ -95,8 +95,11 @@ export const recordsToSweep = (records: Iterable<EndpointRecord>, at: number, ru
  * at once. Mutable on purpose, like the pending renewals: it lives inside the registry's scope
  * and is only touched by its owner.
  */
+/** A lease as the table holds it: its own copy, moved forward in place by heartbeats. */
+type HeldLease = { -readonly [K in keyof Lease]: Lease[K] }
+
 export const makeLeaseTable = () => {
-  const entries = new Map<string, Sweepable>()
+  const entries = new Map<string, Omit<Sweepable, "lease"> & { readonly lease: HeldLease | undefined }>()
   const follow = (id: string, record: EndpointRecord | undefined) => {
     const item = record === undefined ? undefined : sweepableOf(record)
     if (item === undefined) {
@@ -105,7 +108,7 @@ export const makeLeaseTable = () => {
     }
     // A heartbeat noted here may be newer than the record it came with.
     const heard = entries.get(id)?.lease?.lastSeenAt ?? 0
-    entries.set(id, item.lease !== undefined && heard > item.lease.lastSeenAt ? { ...item, lease: { ...item.lease, lastSeenAt: heard } } : item)
+    entries.set(id, { ...item, lease: item.lease === undefined ? undefined : { ...item.lease, lastSeenAt: Math.max(heard, item.lease.lastSeenAt) } })
   }
   return {
     follow,
@@ -113,9 +116,10 @@ export const makeLeaseTable = () => {
       entries.clear()
       for (const [id, record] of records) follow(id, record)
     },
+    /** Called for every heartbeat taken in memory: moves the table's own copy, allocating nothing. */
     renew: (id: string, at: number) => {
-      const item = entries.get(id)
-      if (item?.lease !== undefined && at > item.lease.lastSeenAt) entries.set(id, { ...item, lease: { ...item.lease, lastSeenAt: at } })
+      const lease = entries.get(id)?.lease
+      if (lease !== undefined && at > lease.lastSeenAt) lease.lastSeenAt = at
     },
     leases: (): Array<Lease> => {
       const leases: Array<Lease> = []
