@@ -219,13 +219,18 @@ const registrations = (urls, { writers, seconds, prefix, services, offset = 0, s
 const warmUp = async (url) => {
   const size = await directorySize(url)
   await registrations([url], { writers: sizes.fillWriters, seconds: sizes.warmUpSeconds, prefix: "warm", services: 50, servicePrefix: "warm" })
-  const { services } = await (await fetch(`${url}/v1/endpoints`)).json()
-  const warm = Object.entries(services).filter(([service]) => service.startsWith("warm-"))
-    .flatMap(([service, endpoints]) => endpoints.map((endpoint) => `${url}/v1/services/${service}/endpoints/${endpoint.id}`))
-  await inTurn(warm, sizes.fillWriters, async (endpoint) => {
-    const response = await fetch(endpoint, { method: "DELETE", headers: writerHeaders })
-    if (!response.ok) throw new Error(`deregistering ${endpoint}: ${response.status} ${await response.text()}`)
-  })
+  // Registrations wrk had sent when it stopped may still land: deregister until none is left.
+  for (let pass = 0; pass < 5; pass++) {
+    const { services } = await (await fetch(`${url}/v1/endpoints`)).json()
+    const warm = Object.entries(services).filter(([service]) => service.startsWith("warm-"))
+      .flatMap(([service, endpoints]) => endpoints.map((endpoint) => `${url}/v1/services/${service}/endpoints/${endpoint.id}`))
+    if (warm.length === 0 && pass > 0) break
+    await inTurn(warm, sizes.fillWriters, async (endpoint) => {
+      const response = await fetch(endpoint, { method: "DELETE", headers: writerHeaders })
+      if (!response.ok && response.status !== 404) throw new Error(`deregistering ${endpoint}: ${response.status} ${await response.text()}`)
+    })
+    await sleep(200)
+  }
   const after = await directorySize(url)
   if (after !== size) anomalies.push(`warm-up: the directory held ${after} endpoints after it, ${size} before`)
 }
