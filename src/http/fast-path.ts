@@ -21,7 +21,7 @@ import { Lifecycle } from "../lifecycle/index.js"
 import { blockingQueries } from "../registry/metrics.js"
 import { makeRequestRecorder } from "./request-metrics.js"
 import { Kv } from "../kv/index.js"
-import { type KeyAnswer, makeKeyReads, makeListReads, parseListQuery } from "./kv-read.js"
+import { type KvAnswer, type KvPlan, makeKvReads } from "./kv-read.js"
 
 /** Answers a request from memory and says true, or says false and leaves it to the HTTP API. */
 export type FastPath = (request: IncomingMessage, response: ServerResponse) => boolean
@@ -108,8 +108,7 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
     const lifecycle = yield* Lifecycle
     const cluster = yield* Cluster
     const kv = yield* Kv
-    const keyReads = makeKeyReads(kv)
-    const listReads = makeListReads(kv)
+    const kvReads = makeKvReads(kv)
     // Plain values kept current by fibers, so that a request reads them without entering one.
     let settings: Settings = { config: yield* config.current, shuttingDown: false, fresh: true }
     const parked = new Set<() => void>()
@@ -229,24 +228,45 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
       return true
     }
 
-    /**
-     * `GET /v1/kv/{key}` of a key the caller may read, and `GET /v1/kv` of a prefix it may list, not
-     * blocking: bytes rendered once per change.
-     */
-    const kvRead = (request: IncomingMessage, response: ServerResponse, read: (caller: CallerInfo) => KeyAnswer | undefined, route: string, started: number): boolean => {
-      const caller = callerOf(request.headers.authorization)
-      const answer = caller === undefined ? undefined : read(caller)
-      if (answer === undefined) return false
-      const headers: Record<string, string | number> = {
-        "content-type": "application/json",
-        "content-length": answer.body.length,
-        "x-miko-index": answer.index,
-        etag: `"${answer.index}"`,
-        "cache-control": "no-cache"
-      }
+    const sendKv = (response: ServerResponse, answer: KvAnswer, route: string, started: number) => {
+      const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": answer.body.length }
+      if (answer.status === 200) Object.assign(headers, { "x-miko-index": answer.index, etag: `"${answer.index}"`, "cache-control": "no-cache" })
       if (settings.shuttingDown) headers["connection"] = "close"
-      response.writeHead(200, headers).end(answer.body)
-      record(route, "GET", 200, secondsSince(started))
+      response.writeHead(answer.status, headers).end(answer.body)
+      record(route, "GET", answer.status, secondsSince(started))
+    }
+
+    /** Holds a blocking key read until its key or prefix changes past its index, its wait runs out, or shutdown begins. */
+    const parkKv = (response: ServerResponse, plan: KvPlan & { readonly type: "park" }, route: string, started: number) => {
+      let cancel = (): void => undefined
+      let timer: ReturnType<typeof setTimeout> | undefined
+      let done = false
+      const settle = () => {
+        if (done) return false
+        done = true
+        cancel()
+        clearTimeout(timer)
+        parked.delete(answer)
+        return true
+      }
+      const answer = () => {
+        if (settle() && !response.destroyed) sendKv(response, plan.render(), route, started)
+      }
+      cancel = kv.table.park(plan.watched, plan.since, answer)
+      if (done) return
+      timer = setTimeout(answer, plan.waitMillis)
+      parked.add(answer)
+      response.once("close", settle)
+    }
+
+    /** A read of application keys (./kv-read.ts): answered now, or parked when it blocks. */
+    const kvRead = (request: IncomingMessage, response: ServerResponse, plan: (caller: CallerInfo) => KvPlan | undefined, route: string, started: number) => {
+      const caller = callerOf(request.headers.authorization)
+      const planned = caller === undefined ? undefined : plan(caller)
+      if (planned === undefined) return false
+      if (planned.type === "answer") sendKv(response, planned.answer, route, started)
+      else if (settings.shuttingDown) sendKv(response, planned.render(), route, started)
+      else parkKv(response, planned, route, started)
       return true
     }
 
@@ -262,15 +282,12 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
       const question = url.indexOf("?")
       const path = question === -1 ? url : url.slice(0, question)
       if (path === "/v1/endpoints") return endpoints(request, response, question === -1 ? "" : url.slice(question + 1), started)
-      if (question === -1 && path.startsWith("/v1/kv/")) {
+      const search = question === -1 ? "" : url.slice(question + 1)
+      if (path.startsWith("/v1/kv/")) {
         const key = path.slice("/v1/kv/".length)
-        return kvRead(request, response, (caller) => keyReads(caller, settings.config.kv.publicRead, key), routes.kvKey, started)
+        return kvRead(request, response, (caller) => kvReads.key(caller, settings.config.kv.publicRead, key, search), routes.kvKey, started)
       }
-      if (path === "/v1/kv") {
-        const query = parseListQuery(question === -1 ? "" : url.slice(question + 1))
-        return query !== undefined &&
-          kvRead(request, response, (caller) => listReads(caller, settings.config.kv.publicRead, query.prefix, query.values), routes.kvList, started)
-      }
+      if (path === "/v1/kv") return kvRead(request, response, (caller) => kvReads.list(caller, settings.config.kv.publicRead, search), routes.kvList, started)
       if (path === "/healthz" && question === -1) {
         response.writeHead(200, { "content-type": "application/json", "content-length": healthBody.length }).end(healthBody)
         record(routes.healthz, "GET", 200, secondsSince(started))

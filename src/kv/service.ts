@@ -14,7 +14,7 @@ import { type WriteError, type WriteRequest, writeVersion } from "./writes.js"
 /** The application keys: reads from memory, writes through the store, watches per key and prefix. */
 export class Kv extends Context.Tag("miko/kv/Kv")<Kv, {
   /** What is known now, in memory: current versions, listings, change indexes. */
-  readonly table: Pick<KvTable, "index" | "current" | "under" | "changedSince" | "indexOf">
+  readonly table: Pick<KvTable, "index" | "current" | "under" | "changedSince" | "indexOf" | "park">
   /** Completes once `watched` has changed past `since`. */
   readonly awaitChange: (watched: Watched, since: number) => Effect.Effect<void>
   /** Commits a change; it is applied here (and readable) before this completes. */
