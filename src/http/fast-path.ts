@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -16,11 +17,11 @@ import { type ListQuery, RenderedReads, type RenderedList } from "../registry/re
 import { Registry } from "../registry/service.js"
 import { MAX_DURATION_MILLIS, parseMillis } from "../shared/duration.js"
 import { preferredCoding } from "../shared/content-coding.js"
-import { version } from "../shared/version.js"
 import { Lifecycle } from "../lifecycle/index.js"
 import { blockingQueries } from "../registry/metrics.js"
 import { makeRequestRecorder } from "./request-metrics.js"
 import { Kv } from "../kv/index.js"
+import { makeStatusAnswers } from "./fast-status.js"
 import { type KvAnswer, type KvPlan, makeKvReads } from "./kv-read.js"
 
 /** Answers a request from memory and says true, or says false and leaves it to the HTTP API. */
@@ -78,10 +79,9 @@ const parseList = (search: string, visibility: Visibility): ListRequest | undefi
   }
 }
 
-const healthBody = Buffer.from(JSON.stringify({ status: "ok", version }))
 
 /** The API's templates of the routes answered here, so both count under one series. */
-const routes = { endpoints: "/v1/endpoints", healthz: "/healthz", heartbeat: "/v1/services/:service/endpoints/:id/heartbeat", kvKey: "/v1/kv/*", kvList: "/v1/kv" } as const
+const routes = { endpoints: "/v1/endpoints", heartbeat: "/v1/services/:service/endpoints/:id/heartbeat", kvKey: "/v1/kv/*", kvList: "/v1/kv" } as const
 
 const secondsSince = (started: number) => (performance.now() - started) / 1000
 
@@ -92,14 +92,18 @@ interface Settings {
 }
 
 /**
- * The fast path: `GET /v1/endpoints` (any filter, blocking or not) and `GET /healthz` answered
- * from bytes rendered once per change, and the heartbeat of a passing lease taken in memory,
+ * The fast path: `GET /v1/endpoints` (any filter, blocking or not), `GET /v1/services`,
+ * `/healthz` and `/readyz` answered from bytes rendered once per change (./fast-status.ts), and the heartbeat of a passing lease taken in memory,
  * without a fiber, span or middleware per request; each is counted with two plain metric updates.
  * Blocking queries are parked as plain responses and answered from the one rendering when their
  * result changes. Everything unusual (a body, an unknown token, telemetry switched on, a query
  * the API would refuse, stale data in a cluster) goes to the HTTP API, which stays the reference.
  */
-export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Registry | Kv | Tokens | ConfigService | Lifecycle | Cluster | Scope.Scope> =
+export const makeFastPath: Effect.Effect<
+  FastPath,
+  never,
+  RenderedReads | Registry | Kv | Tokens | ConfigService | Lifecycle | Cluster | SqlClient.SqlClient | Scope.Scope
+> =
   Effect.gen(function*() {
     const reads = yield* RenderedReads
     const registry = yield* Registry
@@ -108,6 +112,7 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
     const lifecycle = yield* Lifecycle
     const cluster = yield* Cluster
     const kv = yield* Kv
+    const status = yield* makeStatusAnswers
     const kvReads = makeKvReads(kv)
     // Plain values kept current by fibers, so that a request reads them without entering one.
     let settings: Settings = { config: yield* config.current, shuttingDown: false, fresh: true }
@@ -212,6 +217,11 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
       return true
     }
 
+    const services = (request: IncomingMessage, response: ServerResponse): boolean => {
+      const visibility = visibilityOf(request.headers.authorization)
+      return visibility !== undefined && status.services(response, visibility)
+    }
+
     /** `PUT /v1/services/{service}/endpoints/{id}/heartbeat` of a passing lease, by a token that may write it. */
     const heartbeat = (request: IncomingMessage, response: ServerResponse, path: string, started: number): boolean => {
       const match = heartbeatPath.exec(path)
@@ -288,11 +298,15 @@ export const makeFastPath: Effect.Effect<FastPath, never, RenderedReads | Regist
         return kvRead(request, response, (caller) => kvReads.key(caller, settings.config.kv.publicRead, key, search), routes.kvKey, started)
       }
       if (path === "/v1/kv") return kvRead(request, response, (caller) => kvReads.list(caller, settings.config.kv.publicRead, search), routes.kvList, started)
-      if (path === "/healthz" && question === -1) {
-        response.writeHead(200, { "content-type": "application/json", "content-length": healthBody.length }).end(healthBody)
-        record(routes.healthz, "GET", 200, secondsSince(started))
-        return true
-      }
-      return false
+      if (question !== -1) return false
+      const answered = path === "/healthz"
+        ? status.healthz(response)
+        : path === "/readyz"
+        ? status.readyz(response, settings.shuttingDown)
+        : path === "/v1/services"
+        ? services(request, response)
+        : false
+      if (answered) record(path, "GET", 200, secondsSince(started))
+      return answered
     }
   })

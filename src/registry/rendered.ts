@@ -6,7 +6,7 @@ import * as Stream from "effect/Stream"
 import type { EndpointFilter, Visibility } from "./model.js"
 import type { ContentCoding } from "../shared/content-coding.js"
 import { Registry, type RegistryState } from "./service.js"
-import { visibleEndpoints } from "./view.js"
+import { summarize, visibleEndpoints } from "./view.js"
 
 /** One endpoint-list query: what the caller may see and which endpoints it asks for. */
 export interface ListQuery {
@@ -38,7 +38,14 @@ export class RenderedReads extends Context.Tag("miko/registry/RenderedReads")<Re
    * Answers a function that cancels the wait.
    */
   readonly awaitChange: (query: ListQuery, since: number, wake: (list: RenderedList) => void) => () => void
+  /** The service summaries of `GET /v1/services` as JSON (an array), at the directory's current index. */
+  readonly services: (visibility: Visibility) => RenderedServices
 }>() {}
+
+export interface RenderedServices {
+  readonly index: number
+  readonly json: string
+}
 
 interface Entry {
   readonly query: ListQuery
@@ -171,7 +178,19 @@ export const layer: Layer.Layer<RenderedReads, never, Registry> = Layer.scoped(
       Effect.forkScoped
     )
 
+    // One rendering per visibility, made on first use after a change.
+    const summaries = new Map<Visibility, RenderedServices>()
+    const services = (visibility: Visibility): RenderedServices => {
+      const known = summaries.get(visibility)
+      if (known !== undefined && known.index === state.index) return known
+      const json = JSON.stringify(Object.entries(visibleEndpoints(state, visibility)).map(([name, endpoints]) => summarize(name, endpoints)))
+      const rendered = { index: state.index, json }
+      summaries.set(visibility, rendered)
+      return rendered
+    }
+
     return RenderedReads.of({
+      services,
       list: (query) => view(entryOf(query)),
       awaitChange: (query, since, wake) => {
         const entry = entryOf(query)

@@ -63,6 +63,8 @@ export class Registry extends Context.Tag("miko/registry/Registry")<Registry, {
   readonly renewNow: (service: string, id: string, at: number) => string | undefined
   readonly deregister: (service: string, id: string) => Effect.Effect<void, EndpointNotFound | EndpointConflict | StorageError>
   readonly list: (filter: EndpointFilter, visibility: Visibility) => Effect.Effect<EndpointList>
+  /** Mass-expiry protection as `GET /v1/services` shows it. */
+  readonly protection: Effect.Effect<ProtectionStatus>
   readonly services: (visibility: Visibility) => Effect.Effect<{
     readonly index: number
     readonly services: ReadonlyArray<ReturnType<typeof summarize>>
@@ -161,6 +163,7 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       renewNow: writes.renewNow,
       deregister: writes.deregister,
       list: (filter, visibility) => Effect.map(current, (s) => endpointList(s, visibility, filter)),
+      protection: guard.status,
       services: (visibility) =>
         Effect.map(Effect.zip(current, guard.status), ([s, protection]) => ({
           index: s.index,

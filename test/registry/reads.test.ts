@@ -42,6 +42,20 @@ describe("endpoint-list reads", () => {
     expect(refused.headers["content-encoding"]).toBeUndefined()
   })
 
+  it("the service list and readiness answered from memory say what the API says", async () => {
+    for (const token of [undefined, internalReader]) {
+      const headers = token === undefined ? {} : { authorization: `Bearer ${token}` }
+      const fast = await get(miko, "/v1/services", headers)
+      // A query string the fast path leaves alone sends the request through the API.
+      const api = await get(miko, "/v1/services?via=api", headers)
+      expect(fast.status).toBe(200)
+      expect(JSON.parse(fast.body.toString())).toEqual(JSON.parse(api.body.toString()))
+    }
+    const ready = await get(miko, "/readyz")
+    expect(ready.status).toBe(200)
+    expect(JSON.parse(ready.body.toString())).toEqual({ status: "ready" })
+  })
+
   it("the same filters in another order answer the same bytes", async () => {
     const a = await get(miko, "/v1/endpoints?service=web&service=db", { authorization: `Bearer ${internalReader}` })
     const b = await get(miko, "/v1/endpoints?service=db&service=web", { authorization: `Bearer ${internalReader}` })
