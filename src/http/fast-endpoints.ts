@@ -6,7 +6,7 @@ import { blockingQueries } from "../registry/metrics.js"
 import type { EndpointStatus, Visibility } from "../registry/model.js"
 import type { ListQuery, RenderedList, RenderedReads } from "../registry/rendered.js"
 import type { Registry } from "../registry/service.js"
-import { preferredCoding } from "../shared/content-coding.js"
+import { type ContentCoding, preferredCoding } from "../shared/content-coding.js"
 import { MAX_DURATION_MILLIS, parseMillis } from "../shared/duration.js"
 import { type FastContext, type Headers, secondsSince, withClosing } from "./fast-context.js"
 
@@ -24,11 +24,21 @@ const heartbeatPath = /^\/v1\/services\/([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\/
 /** The API's templates of the routes answered here, so both count under one series. */
 const routes = { endpoints: "/v1/endpoints", heartbeat: "/v1/services/:service/endpoints/:id/heartbeat" } as const
 
+/** The plain `GET /v1/endpoints`, the read every client makes: one object per visibility. */
+const unfiltered: Record<Visibility, ListRequest> = {
+  public: { query: { visibility: "public", filter: {} }, index: undefined, waitMillis: undefined },
+  internal: { query: { visibility: "internal", filter: {} }, index: undefined, waitMillis: undefined }
+}
+
+/** Clients send the same Accept-Encoding on every request: read once, up to this many different ones. */
+const codingsKept = 64
+
 /**
  * The query of `GET /v1/endpoints`, when every part is plainly valid. Anything else (a repeated
  * or unknown parameter, a value the API would refuse) is left to the API, which explains it.
  */
 const parseList = (search: string, visibility: Visibility): ListRequest | undefined => {
+  if (search === "") return unfiltered[visibility]
   const services: Array<string> = []
   const single = new Map<string, string>()
   for (const [name, value] of new URLSearchParams(search)) {
@@ -71,22 +81,30 @@ const parseList = (search: string, visibility: Visibility): ListRequest | undefi
  */
 export const makeEndpointAnswers = (context: FastContext, reads: RenderedReads["Type"], registry: Registry["Type"]) => {
   const { parking, record, settings } = context
+  const codings = new Map<string, ContentCoding | undefined>()
+  const codingOf = (acceptEncoding: string | undefined): ContentCoding | undefined => {
+    if (acceptEncoding === undefined) return undefined
+    if (codings.has(acceptEncoding)) return codings.get(acceptEncoding)
+    if (codings.size >= codingsKept) codings.clear()
+    const coding = preferredCoding(acceptEncoding)
+    codings.set(acceptEncoding, coding)
+    return coding
+  }
 
-  const send = (request: IncomingMessage, response: ServerResponse, list: RenderedList, visibility: Visibility, started: number) => {
-    const etag = `"${list.modifiedIndex}-${visibility}"`
+  const send = (request: IncomingMessage, response: ServerResponse, list: RenderedList, started: number) => {
     const headers: Headers = withClosing(context, {
       "content-type": "application/json",
       "x-miko-index": list.index,
-      etag,
+      etag: list.etag,
       "cache-control": "no-cache",
       vary: "Accept-Encoding"
     })
-    if (request.headers["if-none-match"] === etag) {
+    if (request.headers["if-none-match"] === list.etag) {
       response.writeHead(304, headers).end()
       record(routes.endpoints, "GET", 304, secondsSince(started))
       return
     }
-    const coding = preferredCoding(request.headers["accept-encoding"])
+    const coding = codingOf(request.headers["accept-encoding"])
     const body = coding === undefined ? list.body : list.compressed(coding)
     if (coding !== undefined) headers["content-encoding"] = coding
     headers["content-length"] = body.length
@@ -100,7 +118,7 @@ export const makeEndpointAnswers = (context: FastContext, reads: RenderedReads["
     parking.park(response, {
       waitMillis: Math.min(list.waitMillis ?? defaultWaitMillis, Duration.toMillis(settings().config.registry.maxWait)),
       subscribe: (wake) => reads.awaitChange(list.query, since, wake),
-      answer: () => send(request, response, reads.list(list.query), list.query.visibility, started),
+      answer: () => send(request, response, reads.list(list.query), started),
       onSettle: () => blockingQueries.unsafeModify(-1, [])
     })
   }
@@ -112,7 +130,7 @@ export const makeEndpointAnswers = (context: FastContext, reads: RenderedReads["
       const current = reads.list(list.query)
       // An index from the future means the client knew another history (a reset store): answer at once.
       if (list.index === undefined || list.index > current.index || settings().shuttingDown) {
-        send(request, response, current, visibility, started)
+        send(request, response, current, started)
       } else {
         park(request, response, list, list.index, started)
       }

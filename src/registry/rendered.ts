@@ -21,6 +21,8 @@ export interface RenderedList {
   /** The index of the last change that altered this result: blocking queries wait for it to pass theirs. */
   readonly modifiedIndex: number
   readonly body: Buffer
+  /** The entity tag of this result for its visibility: it changes only when the result does. */
+  readonly etag: string
   /** The body compressed with a coding, made on first use and kept until the next change. */
   readonly compressed: (coding: ContentCoding) => Buffer
 }
@@ -54,6 +56,8 @@ interface Entry {
   modifiedIndex: number
   body: Buffer | undefined
   compressed: Partial<Record<ContentCoding, Buffer>>
+  /** The list as readers get it until the next change: one object for every read in between. */
+  view: RenderedList | undefined
   readonly waiters: Set<Waiter>
 }
 
@@ -81,9 +85,15 @@ const compress: Record<ContentCoding, (body: Buffer) => Buffer> = {
 /** Distinct queries kept rendered; past this, the oldest ones no one waits on are forgotten. */
 const maxEntries = 1024
 
+/** The keys of the unfiltered lists, the most read of all: made once rather than on every read. */
+const unfilteredKeys: Record<Visibility, string> = { public: "public||||", internal: "internal||||" }
+
 /** One text per query: the same filters in another order share an entry. */
 export const queryKey = ({ filter, visibility }: ListQuery): string =>
-  [visibility, [...(filter.services ?? [])].sort().join(","), filter.tag ?? "", filter.zone ?? "", filter.status ?? ""].join("|")
+  filter.services === undefined && filter.tag === undefined && filter.zone === undefined && filter.status === undefined
+    ? unfilteredKeys[visibility]
+    : [visibility, [...(filter.services ?? [])].sort().join(","), filter.tag ?? "", filter.zone ?? "", filter.status ?? ""].join("|")
+
 
 const renderServices = (state: RegistryState, query: ListQuery) =>
   JSON.stringify(visibleEndpoints(state, query.visibility, query.filter))
@@ -114,16 +124,20 @@ export const layer: Layer.Layer<RenderedReads, never, Registry> = Layer.scoped(
       entry.renderedIndex = state.index
       entry.body = undefined
       entry.compressed = {}
+      entry.view = undefined
     }
 
     const view = (entry: Entry): RenderedList => {
+      if (entry.view !== undefined) return entry.view
       const body = entry.body ??= Buffer.from(`{"index":${state.index},"services":${entry.services}}`)
-      return {
+      entry.view = {
         index: state.index,
         modifiedIndex: entry.modifiedIndex,
         body,
+        etag: `"${entry.modifiedIndex}-${entry.query.visibility}"`,
         compressed: (coding) => (entry.compressed[coding] ??= compress[coding](body))
       }
+      return entry.view
     }
 
     const forgetIdle = () => {
@@ -148,6 +162,7 @@ export const layer: Layer.Layer<RenderedReads, never, Registry> = Layer.scoped(
         modifiedIndex: state.index,
         body: undefined,
         compressed: {},
+        view: undefined,
         waiters: new Set()
       }
       entries.set(key, entry)
