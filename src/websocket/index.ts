@@ -13,4 +13,5 @@ export {
   ServerMessage,
   SubscribeArgs
 } from "./protocol.js"
-export { layerHub, layerWebSocketRoute, WebSocketHub } from "./server.js"
+export { layerHub, type Member, WebSocketHub } from "./hub.js"
+export { layerWebSocketRoute } from "./server.js"

@@ -30,26 +30,10 @@ import { EndpointBroadcast, layer as layerBroadcast } from "./broadcast.js"
 import { connections, initialize as initializeMetrics } from "./metrics.js"
 import { findCommand } from "./commands.js"
 import { closeCodes, type Connection, encodeMessage } from "./connection.js"
+import { layerHub, WebSocketHub } from "./hub.js"
 import { InvalidJson, InvalidMessage, MessageTooLarge } from "./errors.js"
 import { ClientMessage, type ServerMessage } from "./protocol.js"
 import { acceptWebSocket, handleEvents, isUpgradeRequest, makeWebSocketServer } from "./socket.js"
-
-/** Open connections, counted against `websocket.maxConnections`. */
-export class WebSocketHub extends Context.Tag("miko/websocket/WebSocketHub")<WebSocketHub, {
-  readonly open: Ref.Ref<number>
-  readonly nextId: Effect.Effect<string>
-}>() {}
-
-export const layerHub: Layer.Layer<WebSocketHub> = Layer.effect(
-  WebSocketHub,
-  Effect.gen(function*() {
-    const counter = yield* Ref.make(0)
-    return WebSocketHub.of({
-      open: yield* Ref.make(0),
-      nextId: Effect.map(Ref.updateAndGet(counter, (n) => n + 1), (n) => `ws-${n}`)
-    })
-  })
-)
 
 /** A Buffer goes out as text too: it holds an encoded JSON message. */
 const textFrame = { binary: false } as const
@@ -184,14 +168,14 @@ const serveConnection = (server: WebSocketServer, request: HttpServerRequest.Htt
         yield* runCommand(message, who, connection, context)
       })
 
-    const heartbeat = Effect.gen(function*() {
+    const keepAlive = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       if (now - (yield* Ref.get(lastPong)) > Duration.toMillis(limits.pingInterval) + Duration.toMillis(limits.pongTimeout)) {
         yield* Effect.logInfo(`closing WebSocket ${id}: no answer to pings`)
         return yield* terminate("no answer to pings")
       }
-      ws.ping()
-    }).pipe(Effect.repeat(Schedule.spaced(limits.pingInterval)))
+      if (ws.readyState === ws.OPEN) ws.ping()
+    })
 
     const authDeadline = Effect.gen(function*() {
       yield* Effect.sleep(limits.authTimeout)
@@ -199,8 +183,7 @@ const serveConnection = (server: WebSocketServer, request: HttpServerRequest.Htt
     })
 
     /** On shutdown: stop subscriptions, let the queue drain (briefly), then close with 1001. */
-    const onShutdown = Effect.gen(function*() {
-      yield* lifecycle.shutdown
+    const goAway = Effect.gen(function*() {
       yield* FiberMap.clear(subscriptions)
       yield* Effect.repeat(Effect.sync(() => outbox.pending), { until: (pending) => pending === 0, schedule: Schedule.spaced("10 millis") }).pipe(
         Effect.timeout("2 seconds"),
@@ -211,8 +194,7 @@ const serveConnection = (server: WebSocketServer, request: HttpServerRequest.Htt
 
     const session = Effect.scoped(Effect.gen(function*() {
       yield* send({ type: "hello", version, authenticated: headerCaller !== undefined })
-      yield* Effect.forkScoped(heartbeat)
-      yield* Effect.forkScoped(onShutdown)
+      yield* hub.join(id, { keepAlive, goAway })
       if (headerCaller === undefined) yield* Effect.forkScoped(authDeadline)
       const { code, reason, terminate: abrupt } = yield* Deferred.await(closed)
       // What was already handed to the socket goes out before the close frame.
