@@ -92,8 +92,7 @@ export const makeKvReads = (kv: Kv["Type"]) => {
     if (known !== undefined && known.index === index) return known
     const items = kv.table.under(prefix)
     const secret = values && items.some((version) => version.secret)
-    const shown = items.map((version) =>
-      KvOperations.itemOf(version, values && (!version.secret || accessTo(caller, publicRead, version.key) === "write")))
+    const shown = items.map((version) => KvOperations.listedItem(caller, publicRead, version, values))
     const answer = ok(Buffer.from(JSON.stringify({ prefix, index, items: shown })), index)
     if (secret) return answer
     if (renderedLists.size >= renderedListings) renderedLists.clear()

@@ -76,6 +76,10 @@ export const itemOf = (version: KvVersion, withValue: boolean) => ({
 /** Whether a value may be shown in a list, history or event: a secret only to those who may write it. */
 const showsValue = (version: KvVersion, access: KvAccess) => !version.deleted && (!version.secret || access === "write")
 
+/** A key in `caller`'s listing: its value when asked for and the caller may see it. */
+export const listedItem = (caller: CallerInfo, publicRead: ReadonlyArray<string>, version: KvVersion, values: boolean) =>
+  itemOf(version, values && showsValue(version, accessTo(caller, publicRead, version.key)))
+
 /** One key's current version; a missing, deleted or unreadable key is 404 alike. */
 export const getKey = (rawKey: string, blocking?: Blocking) =>
   Effect.gen(function*() {
@@ -95,8 +99,7 @@ export const listKeys = (prefix: string, values: boolean, blocking?: Blocking) =
     if (!mayList(caller, settings.publicRead, prefix)) return yield* forbiddenPrefix(caller, "list", prefix)
     yield* block({ prefix }, blocking)
     const index = kv.table.indexOf({ prefix })
-    const items = kv.table.under(prefix).map((version) =>
-      itemOf(version, values && showsValue(version, accessTo(caller, settings.publicRead, version.key))))
+    const items = kv.table.under(prefix).map((version) => listedItem(caller, settings.publicRead, version, values))
     return { list: { prefix, index, items }, index }
   })
 
