@@ -68,7 +68,7 @@ export const layerCore = <Variables extends EnvironmentVariables | undefined = u
 export const layerCluster = Cluster.layer.pipe(Layer.provide(Cluster.layerStoreSql))
 
 /** The application keys with their store; the scheduler's kvChanged triggers follow them. */
-export const layerKv = Kv.layer.pipe(Layer.provide(Kv.layerStoreSql))
+export const layerKv = Layer.merge(Kv.layer.pipe(Layer.provide(Kv.layerStoreSql)), Kv.layerWriteGate)
 
 /** The endpoint directory with its store, lease expiry and health checks. */
 export const layerRegistry = Layer.mergeAll(Registry.layerHealth, Registry.layerRendered).pipe(

@@ -14,6 +14,7 @@ import { groupApi } from "../shared/http-api.js"
 import { StorageError } from "../storage/errors.js"
 import { KvForbidden, KvInvalidKey, KvKeyNotFound, KvValueTooLarge, KvVersionConflict, KvVersionNotFound } from "./errors.js"
 import { KvDeleted, KvEntry, KvHistory, KvList, KvPrefix, KvPut, KvRollback, KvWritten } from "./model.js"
+import { KvWriteGate } from "./gate.js"
 import * as Operations from "./operations.js"
 
 /** The rest of the path after /v1/kv/: the key, and for history and rollback their segment after it. */
@@ -71,14 +72,16 @@ export class KvApi extends HttpApiGroup.make("kv")
   .add(
     HttpApiEndpoint.put("put", "/v1/kv/*")
       .setPath(KeyPath)
+      .middleware(KvWriteGate)
       .setHeaders(PutHeaders)
       .setPayload(KvPut)
       .addSuccess(KvWritten)
   )
-  .add(HttpApiEndpoint.del("delete", "/v1/kv/*").setPath(KeyPath).setHeaders(ConditionHeaders).addSuccess(KvDeleted))
+  .add(HttpApiEndpoint.del("delete", "/v1/kv/*").setPath(KeyPath).setHeaders(ConditionHeaders).middleware(KvWriteGate).addSuccess(KvDeleted))
   .add(
     HttpApiEndpoint.post("rollback", "/v1/kv/*")
       .setPath(KeyPath)
+      .middleware(KvWriteGate)
       .setHeaders(ConditionHeaders)
       .setPayload(KvRollback)
       .addSuccess(KvWritten)

@@ -1,5 +1,6 @@
 export { accessTo, type KvAccess, mayList } from "./access.js"
 export { KvForbidden, KvInvalidKey, KvKeyNotFound, KvValueTooLarge, KvVersionConflict, KvVersionNotFound } from "./errors.js"
+export { KvWriteGate, layerWriteGate } from "./gate.js"
 export { KvApi, layerKvHandlers } from "./http.js"
 export { documentKeyRoutes } from "./openapi.js"
 export { keyProblem } from "./key.js"

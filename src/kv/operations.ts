@@ -6,6 +6,7 @@ import { ConfigService } from "../config/service.js"
 import { Lifecycle } from "../lifecycle/index.js"
 import { accessTo, type KvAccess, mayList } from "./access.js"
 import { KvForbidden, KvKeyNotFound, KvValueTooLarge } from "./errors.js"
+import { forbiddenWrite } from "./gate.js"
 import { validKey } from "./key.js"
 import type { KvVersion } from "./model.js"
 import { Kv } from "./service.js"
@@ -101,13 +102,6 @@ export const listKeys = (prefix: string, values: boolean, blocking?: Blocking) =
     const index = kv.table.indexOf({ prefix })
     const items = kv.table.under(prefix).map((version) => listedItem(caller, settings.publicRead, version, values))
     return { list: { prefix, index, items }, index }
-  })
-
-const forbiddenWrite = (caller: CallerInfo, key: string) =>
-  new KvForbidden({
-    message: caller.name === undefined
-      ? `writing key ${key} needs a token with write access to it: send Authorization: Bearer <token>`
-      : `token ${JSON.stringify(caller.name)} may not write key ${key}`
   })
 
 const write = (rawKey: string, change: KvChange, condition: WriteCondition) =>

@@ -31,6 +31,16 @@ describe("access to application keys", () => {
     expect(rollback.status).toBe(403)
   })
 
+  it("a write without write access is refused before its body is read: 403, not 400 for a body that does not parse", async () => {
+    const reader = await api(`${miko.url}/v1/kv/billing/rate`, { method: "PUT", token: billingReader, body: "{not json", headers: { "content-type": "application/json" } })
+    expect(reader.status).toBe(403)
+    expect(reader.body["error"]["code"]).toBe("kv_forbidden")
+    const anonymous = await api(`${miko.url}/v1/kv/billing/rate/rollback`, { method: "POST", body: "{}" })
+    expect(anonymous.status).toBe(403)
+    const writer = await api(`${miko.url}/v1/kv/billing/rate`, { method: "PUT", token: billingWriter, body: "{not json", headers: { "content-type": "application/json" } })
+    expect(writer.status).toBe(400)
+  })
+
   it("a reader reads but never writes; a denied key answers like a missing one", async () => {
     expect((await get(miko, "/v1/kv/billing/rate", billingReader)).status).toBe(200)
     expect((await put(miko, "billing/rate", 5, { token: billingReader })).status).toBe(403)
