@@ -1,6 +1,7 @@
 import * as Option from "effect/Option"
 import type { CallerInfo } from "../auth/caller.js"
 import { accessTo, keyProblem, type Kv, KvOperations, type KvVersion, mayList } from "../kv/index.js"
+import { errorBodyOf } from "../shared/api-error.js"
 import { parseMillis } from "../shared/duration.js"
 
 /** An answer of the fast path for keys: status, bytes and the change index of what it shows. */
@@ -46,10 +47,11 @@ const parseQuery = (search: string, names: ReadonlySet<string>): Query | undefin
   for (const [name, value] of new URLSearchParams(search)) {
     if (seen.has(name) || !names.has(name)) return undefined
     seen.add(name)
+    const millis = name === "wait" ? Option.getOrUndefined(parseMillis(value)) : undefined
     if (name === "prefix" && prefixPattern.test(value)) query.prefix = value
     else if (name === "values" && (value === "true" || value === "false")) query.values = value === "true"
     else if (name === "index" && /^\d{1,15}$/.test(value)) query.index = Number(value)
-    else if (name === "wait" && Option.isSome(parseMillis(value))) query.waitMillis = Option.getOrThrow(parseMillis(value))
+    else if (millis !== undefined) query.waitMillis = millis
     else return undefined
   }
   return query
@@ -74,7 +76,7 @@ export const makeKvReads = (kv: Kv["Type"]) => {
   const keyAnswer = (key: string): KvAnswer => {
     const version = kv.table.current(key)
     if (version === undefined || version.deleted) {
-      const body = Buffer.from(JSON.stringify({ error: { code: "kv_key_not_found", message: `no key ${key}` } }))
+      const body = Buffer.from(JSON.stringify({ error: errorBodyOf(KvOperations.notFound(key)) }))
       return { status: 404, body, index: version?.index ?? 0 }
     }
     let body = renderedKeys.get(version)

@@ -38,7 +38,8 @@ const forbiddenPrefix = (caller: CallerInfo, verb: string, prefix: string) =>
     message: `${caller.name === undefined ? "an anonymous caller" : `token ${JSON.stringify(caller.name)}`} may not ${verb} keys under ${JSON.stringify(prefix)}`
   })
 
-const notFound = (key: string) => new KvKeyNotFound({ message: `no key ${key}` })
+/** A missing, deleted or unreadable key: all answer alike. */
+export const notFound = (key: string) => new KvKeyNotFound({ message: `no key ${key}` })
 
 /** Waits for `watched` to change past the blocking read's index, at most its wait, and no longer than the shutdown. */
 const block = (watched: Watched, blocking: Blocking | undefined) =>

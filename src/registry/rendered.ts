@@ -6,7 +6,7 @@ import * as Stream from "effect/Stream"
 import type { EndpointFilter, Visibility } from "./model.js"
 import type { ContentCoding } from "../shared/content-coding.js"
 import { Registry, type RegistryState } from "./service.js"
-import { summarize, visibleEndpoints } from "./view.js"
+import { serviceSummaries, visibleEndpoints } from "./view.js"
 
 /** One endpoint-list query: what the caller may see and which endpoints it asks for. */
 export interface ListQuery {
@@ -198,7 +198,7 @@ export const layer: Layer.Layer<RenderedReads, never, Registry> = Layer.scoped(
     const services = (visibility: Visibility): RenderedServices => {
       const known = summaries.get(visibility)
       if (known !== undefined && known.index === state.index) return known
-      const json = JSON.stringify(Object.entries(visibleEndpoints(state, visibility)).map(([name, endpoints]) => summarize(name, endpoints)))
+      const json = JSON.stringify(serviceSummaries(state, visibility))
       const rendered = { index: state.index, json }
       summaries.set(visibility, rendered)
       return rendered

@@ -29,7 +29,7 @@ import { type Journal, makeJournal, type RegistryState, stateOf } from "./journa
 import { makeLeaseUpkeep } from "./leases.js"
 import { RegistryStore } from "./store.js"
 import { makeLeaseTable } from "./sweep.js"
-import { endpointList, summarize, visibleEndpoints } from "./view.js"
+import { endpointList, serviceSummaries, summarize, visibleEndpoints } from "./view.js"
 import { makeWrites } from "./writes.js"
 
 export type { RegistryEvent, RegistryState }
@@ -167,7 +167,7 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
       services: (visibility) =>
         Effect.map(Effect.zip(current, guard.status), ([s, protection]) => ({
           index: s.index,
-          services: Object.entries(visibleEndpoints(s, visibility)).map(([name, endpoints]) => summarize(name, endpoints)),
+          services: serviceSummaries(s, visibility),
           protection
         })),
       service: (name, visibility) =>

@@ -41,3 +41,7 @@ export const summarize = (name: string, endpoints: ReadonlyArray<Endpoint>) => (
   warning: endpoints.filter((e) => e.status === "warning").length,
   critical: endpoints.filter((e) => e.status === "critical").length
 })
+
+/** `GET /v1/services`: each service the caller may see, counted by status, in name order. */
+export const serviceSummaries = (state: Pick<RegistryState, "records" | "byService">, visibility: Visibility) =>
+  Object.entries(visibleEndpoints(state, visibility)).map(([name, endpoints]) => summarize(name, endpoints))
