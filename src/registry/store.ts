@@ -207,10 +207,21 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
     const sql = yield* SqlClient.SqlClient
     const notifications = yield* Notifications
 
+    // The endpoint's renewal row is made with it, so that saving renewals only ever updates rows.
     const upsert = (record: EndpointRecord, body: string) =>
-      sql`INSERT INTO endpoints (id, service, body, updated_at)
+      Effect.zipRight(
+        sql`INSERT INTO endpoints (id, service, body, updated_at)
           VALUES (${record.registration.id}, ${record.service}, ${body}, ${new Date().toISOString()})
-          ON CONFLICT (id) DO UPDATE SET service = excluded.service, body = excluded.body, updated_at = excluded.updated_at`
+          ON CONFLICT (id) DO UPDATE SET service = excluded.service, body = excluded.body, updated_at = excluded.updated_at`,
+        sql`INSERT INTO endpoint_renewals (id, last_seen_at) VALUES (${record.registration.id}, ${record.lastSeenAt})
+          ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at`
+      )
+
+    const remove = (id: string) =>
+      Effect.zipRight(sql`DELETE FROM endpoints WHERE id = ${id}`, sql`DELETE FROM endpoint_renewals WHERE id = ${id}`)
+
+    /** Each endpoint with its last saved renewal, which may be later than its body's. */
+    const endpointRows = sql`SELECT e.id, e.service, e.body, r.last_seen_at FROM endpoints e LEFT JOIN endpoint_renewals r ON r.id = e.id`
 
     // An upsert that changes nothing still locks the row until commit, in both dialects.
     const lockIndex = sql<{ value: number | string }>`INSERT INTO registry_state (name, value) VALUES ('index', 1)
@@ -224,7 +235,7 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
 
     return RegistryStore.of({
       load: Effect.gen(function*() {
-        const rows = yield* sql<EndpointRow>`SELECT id, service, body, last_seen_at FROM endpoints`
+        const rows = yield* sql<EndpointRow>`${endpointRows}`
         const index = yield* sql<{ value: number | string }>`SELECT value FROM registry_state WHERE name = 'index'`
         return { index: Number(index[0]?.value ?? 1), records: yield* decodeRows(rows) }
       }).pipe(Effect.mapError(storageError("loading endpoints"))),
@@ -235,7 +246,7 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
       commit: ({ change, record }) =>
         Effect.flatMap(toBody(record), (body) =>
           Effect.all([
-            change.type === "deregistered" ? sql`DELETE FROM endpoints WHERE id = ${record.registration.id}` : upsert(record, body),
+            change.type === "deregistered" ? remove(record.registration.id) : upsert(record, body),
             sql`INSERT INTO registry_changes (idx, type, service, endpoint_id, body)
                 VALUES (${change.index}, ${change.type}, ${change.service}, ${change.endpointId}, ${body})`,
             sql`UPDATE registry_state SET value = ${change.index} WHERE name = 'index'`
@@ -243,14 +254,14 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
       touch: (record) =>
         Effect.flatMap(toBody(record), (body) =>
           upsert(record, body).pipe(Effect.asVoid, Effect.mapError(storageError(`saving endpoint ${record.registration.id}`)))),
-      // One UPDATE for the whole batch; both dialects name the columns of a VALUES list column1, column2.
+      // One UPDATE for each batch; both dialects name the columns of a VALUES list column1, column2.
       renew: (renewals) =>
         Effect.forEach(renewalBatches(renewals), (batch) =>
-          sql`UPDATE endpoints SET last_seen_at = CAST(v.column2 AS BIGINT)
+          sql`UPDATE endpoint_renewals SET last_seen_at = CAST(v.column2 AS BIGINT)
             FROM (VALUES ${sql.csv(batch.map(([id, at]) => sql`(${id}, ${at})`))}) AS v
-            WHERE endpoints.id = v.column1`, { discard: true }).pipe(Effect.mapError(storageError(`saving ${renewals.length} lease renewals`))),
+            WHERE endpoint_renewals.id = v.column1`, { discard: true }).pipe(Effect.mapError(storageError(`saving ${renewals.length} lease renewals`))),
       get: (id) =>
-        sql<EndpointRow>`SELECT id, service, body, last_seen_at FROM endpoints WHERE id = ${id}`.pipe(
+        sql<EndpointRow>`${endpointRows} WHERE e.id = ${id}`.pipe(
           Effect.mapError(storageError(`reading endpoint ${id}`)),
           Effect.flatMap((rows) => (rows[0] === undefined ? Effect.succeed(undefined) : fromRow(rows[0])))
         ),

@@ -123,7 +123,18 @@ const migrations = {
         name TEXT PRIMARY KEY,
         value BIGINT NOT NULL
       )`
-    ], { discard: true }))
+    ], { discard: true })),
+  // Lease renewals in a narrow table of their own: a renewal rewrites a small row, not the page of a
+  // whole endpoint body, so saving the renewals of a large fleet writes a few hundred pages, not one each.
+  "0014_endpoint_renewals": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.zipRight(
+      sql.onDialectOrElse({
+        pg: () => sql`CREATE TABLE endpoint_renewals (id TEXT PRIMARY KEY, last_seen_at BIGINT NOT NULL)`,
+        // One b-tree instead of a table and its key's index.
+        orElse: () => sql`CREATE TABLE endpoint_renewals (id TEXT PRIMARY KEY, last_seen_at BIGINT NOT NULL) WITHOUT ROWID`
+      }),
+      sql`INSERT INTO endpoint_renewals (id, last_seen_at) SELECT id, COALESCE(last_seen_at, 0) FROM endpoints`
+    ))
 }
 
 const run = Migrator.make({})
