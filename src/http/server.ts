@@ -11,7 +11,7 @@ import { BaseConfig } from "../config/load.js"
 import { layerKvHandlers } from "../kv/http.js"
 import { layerRegistryHandlers } from "../registry/http.js"
 import { layerSchedulerHandlers } from "../scheduler/http.js"
-import { layerWebSocketRoute } from "../websocket/server.js"
+import { layerSessionParts, layerWebSocketRoute, makeUpgradeHandler } from "../websocket/server.js"
 import { MikoApi } from "./api.js"
 import { layerConsoleRoute } from "./console.js"
 import { closeConnectionsOnShutdown } from "./connections.js"
@@ -34,21 +34,20 @@ export const layerApi = Layer.mergeAll(
 )
 
 /**
- * A Node HTTP server on `http.host`:`http.port`, with the read fast path in front of the API,
- * whose connections end with the shutdown (see ./connections.ts).
+ * A Node HTTP server on `http.host`:`http.port`, with the read fast path and the WebSocket
+ * upgrades in front of the API, whose connections end with the shutdown (see ./connections.ts).
  */
 export const layerNodeServer = Layer.unwrapScoped(
   Effect.gen(function*() {
     const { resolved } = yield* BaseConfig
-    const fastPath = yield* makeFastPath
-    const server = new FastPathServer({ keepAliveTimeout: 5_000 }, fastPath)
+    const server = new FastPathServer({ keepAliveTimeout: 5_000 }, yield* makeFastPath, yield* makeUpgradeHandler)
     yield* closeConnectionsOnShutdown(server)
     return NodeHttpServer.layer(() => server, {
       host: resolved.config.http.host,
       port: resolved.config.http.port
     })
   })
-)
+).pipe(Layer.provide(layerSessionParts))
 
 /** Serves the API; logs one line when listening. */
 export const layerServe = HttpApiBuilder.serve(HttpMiddleware.withLoggerDisabled).pipe(

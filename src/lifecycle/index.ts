@@ -2,6 +2,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 
@@ -15,10 +16,10 @@ export class Lifecycle extends Context.Tag("miko/lifecycle/Lifecycle")<Lifecycle
   /** Completes when shutdown begins. */
   readonly shutdown: Effect.Effect<void>
   /**
-   * Runs a long-lived session (a WebSocket connection) that shutdown waits for: it is told
-   * through `shutdown` and gets to say goodbye before the server goes away.
+   * Holds shutdown for as long as the scope lasts: a long-lived session (a WebSocket
+   * connection) is told through `shutdown` and gets to say goodbye before the server goes away.
    */
-  readonly hold: <A, E, R>(session: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  readonly hold: Effect.Effect<void, never, Scope.Scope>
   /** Completes once no session is held. */
   readonly drained: Effect.Effect<void>
 }>() {}
@@ -32,12 +33,7 @@ export const layerLifecycle: Layer.Layer<Lifecycle> = Layer.effect(
       beginShutdown: Effect.asVoid(Deferred.succeed(signal, undefined)),
       isShuttingDown: Deferred.isDone(signal),
       shutdown: Deferred.await(signal),
-      hold: (session) =>
-        Effect.acquireUseRelease(
-          SubscriptionRef.update(held, (n) => n + 1),
-          () => session,
-          () => SubscriptionRef.update(held, (n) => n - 1)
-        ),
+      hold: Effect.acquireRelease(SubscriptionRef.update(held, (n) => n + 1), () => SubscriptionRef.update(held, (n) => n - 1)),
       drained: held.changes.pipe(Stream.takeUntil((n) => n === 0), Stream.runDrain)
     })
   })

@@ -7,3 +7,4 @@ export class UnknownCommand extends Schema.TaggedError<UnknownCommand>()("Unknow
 export class InvalidArguments extends Schema.TaggedError<InvalidArguments>()("InvalidArguments", { message: Schema.String }) {}
 export class TooManySubscriptions extends Schema.TaggedError<TooManySubscriptions>()("TooManySubscriptions", { message: Schema.String }) {}
 export class UnknownSubscription extends Schema.TaggedError<UnknownSubscription>()("UnknownSubscription", { message: Schema.String }) {}
+export class HandshakeRefused extends Schema.TaggedError<HandshakeRefused>()("HandshakeRefused", { message: Schema.String }) {}

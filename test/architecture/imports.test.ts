@@ -44,7 +44,7 @@ const exceptions: ReadonlyArray<Allowance> = [
     why: "a capability's HTTP/WebSocket face (its http.ts and operations.ts) uses auth"
   },
   { from: /^config\/schema\.ts$/, to: /^scheduler\/schema\.ts$/, why: "the config Schema composes the task Schemas" },
-  { from: /^http\/server\.ts$/, to: /^websocket\/server\.ts$/, why: "the HTTP server, the one listener, mounts the WebSocket route" },
+  { from: /^http\/server\.ts$/, to: /^websocket\/server\.ts$/, why: "the HTTP server, the one listener, mounts the WebSocket route and takes its upgrades" },
   { from: /^cli\//, to: /^http\/api\.ts$/, why: "the CLI derives its typed client from the HTTP API's description" }
 ]
 

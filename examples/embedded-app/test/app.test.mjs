@@ -8,6 +8,8 @@ import { tmpdir } from "node:os"
 import { join, dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import Database from "better-sqlite3"
+// Miko's own dependency: the WebSocket client the check below talks to the mounted `/v1/ws` with.
+import WebSocket from "ws"
 
 const appDir = join(dirname(fileURLToPath(import.meta.url)), "..")
 
@@ -40,6 +42,20 @@ test("the embedded app serves its route and Miko's endpoint list, runs its tasks
   assert.equal(await (await fetch(`${url}/hello`)).text(), "hello from the embedded app")
   const list = await (await fetch(`${url}/miko/v1/endpoints`)).json()
   assert.equal(list.services["embedded-app"][0].id, "embedded-app-1")
+
+  // Miko's WebSocket endpoint works mounted in the app too: a hello, then a command's answer.
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/miko/v1/ws`, { headers: { authorization: "Bearer embedded-app-token-0123456789" } })
+  const messages = []
+  const received = (count) => new Promise((resolve, reject) => {
+    socket.on("message", (data) => { messages.push(JSON.parse(data.toString())); if (messages.length === count) resolve() })
+    socket.once("error", reject)
+  })
+  const hello = received(2)
+  socket.once("open", () => socket.send(JSON.stringify({ type: "command", id: 1, command: "endpoints.list", args: {} })))
+  await hello
+  assert.equal(messages[0].type, "hello")
+  assert.equal(messages[1].ok, true, JSON.stringify(messages[1]))
+  socket.close()
 
   while (!/report #2/.test(output)) {
     assert.ok(Date.now() < deadline, `no cron runs:\n${output}`)
