@@ -3,7 +3,7 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type { Cluster } from "../cluster/service.js"
 import type { ConfigService } from "../config/service.js"
-import { countLeases, type Lease, type LeaseCounts, type ProtectionStatus, protects, transition } from "./protection.js"
+import { type LeaseCounts, type ProtectionStatus, protects, transition } from "./protection.js"
 import type { ProtectionStore, SharedProtection } from "./protection-store.js"
 
 /**
@@ -15,9 +15,10 @@ export interface LeaseGuard {
   /**
    * Judges the leases at `at`, for a leader that took over at `takeover`: whether they may
    * expire, and from when their lapse counts (the takeover, or the end of protection).
+   * `count` counts the leases (countLeases) with their lapse counted from the time it is given.
    */
   readonly judge: (
-    leases: ReadonlyArray<Lease>,
+    count: (countingFrom: number) => LeaseCounts,
     at: number,
     takeover: number
   ) => Effect.Effect<{ readonly expire: boolean; readonly countingFrom: number }>
@@ -67,14 +68,14 @@ export const makeLeaseGuard = (deps: {
       )
     }
 
-    const judge = (leases: ReadonlyArray<Lease>, at: number, takeover: number) =>
+    const judge = (count: (countingFrom: number) => LeaseCounts, at: number, takeover: number) =>
       Effect.gen(function*() {
         const limit = yield* threshold
         const before = yield* Ref.get(state)
         // A new leadership term judges afresh: it tells the others and logs its own entry.
         const term = before.takeover === takeover
         const countingFrom = Math.max(takeover, before.leftAt)
-        const counts = countLeases(leases, at, countingFrom)
+        const counts = count(countingFrom)
         const active = protects(counts, limit)
         const change = transition(term && before.active, active)
         if (change === "entered") yield* Effect.logWarning(entering(counts, limit))

@@ -133,11 +133,14 @@ const makeStaging = (initial: RegistryState, follower: JournalFollower) =>
         yield* Ref.update(staged, (states) => [...states, next])
       })
 
-    /** New versions of known records that no watcher hears about as a change (a renewed lease). */
-    const stageQuietly = (records: ReadonlyArray<EndpointRecord>) =>
+    /**
+     * New versions of known records that no watcher hears about as a change (a renewed lease).
+     * The follower hears of them at publishing, unless it has already (`followed`).
+     */
+    const stageQuietly = (records: ReadonlyArray<EndpointRecord>, followed = false) =>
       Effect.zipRight(
         Ref.update(working, (state) => ({ ...state, ...withRenewed(state, records) })),
-        Ref.update(quietlyChanged, (known) => [...known, ...records.map((record) => record.registration.id)])
+        followed ? Effect.void : Ref.update(quietlyChanged, (known) => [...known, ...records.map((record) => record.registration.id)])
       )
 
     const recordOf = (state: RegistryState, id: string) => Option.getOrUndefined(HashMap.get(state.records, id))
@@ -258,9 +261,12 @@ export const makeJournal = (store: RegistryStore["Type"], initial: RegistryState
     /** Saves an endpoint whose change callers need not hear about. */
     const touch = (record: EndpointRecord) => Effect.zipRight(store.touch(record), stageQuietly([record]))
 
-    /** Saves renewed leases: only their last heartbeat, in one statement. */
+    /**
+     * Saves renewed leases: only their last heartbeat, in one statement. The lease table took
+     * each heartbeat as it came, so it need not follow these records again.
+     */
     const renew = (records: ReadonlyArray<EndpointRecord>) =>
-      Effect.zipRight(store.renew(records.map((record) => [record.registration.id, record.lastSeenAt] as const)), stageQuietly(records))
+      Effect.zipRight(store.renew(records.map((record) => [record.registration.id, record.lastSeenAt] as const)), stageQuietly(records, true))
 
     /** Reads what other replicas committed; their announcements and a timer both lead here. */
     const sync = serialized(Effect.zipRight(catchUp, publish).pipe(Effect.onError(() => discard)))

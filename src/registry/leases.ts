@@ -13,7 +13,8 @@ import type { PendingRenewals } from "./pending-renewals.js"
 import { type EndpointRecord, statusOf } from "./record.js"
 import type { StorageError } from "../storage/errors.js"
 import type { RegistryStore } from "./store.js"
-import { lapsedAt, type LeaseTable, recordsToSweep, replicaOf } from "./sweep.js"
+import type { LeaseTable } from "./lease-table.js"
+import { lapsedAt, recordsToSweep, replicaOf } from "./sweep.js"
 
 /**
  * Lease renewals saved in one transaction at most. A transaction writes each page of renewal rows
@@ -45,7 +46,7 @@ const renewedRecords = (records: HashMap.HashMap<string, EndpointRecord>, ids: I
 /**
  * Lease upkeep: saving the renewals taken in memory, and the sweep that turns lapsed leases
  * critical and removes what stayed critical too long. The sweep looks at the lease table, never
- * at every record: its cost is one pass over small plain objects, whatever the records hold.
+ * at every record, and the table looks only at the leases that are due (lease-table.ts).
  */
 export const makeLeaseUpkeep = (deps: {
   readonly journal: Journal
@@ -97,7 +98,7 @@ export const makeLeaseUpkeep = (deps: {
         const shown = journal.shownNow().records
         yield* takeUpRenewals(yield* deps.readRenewals(renewedRecords(shown, table.quiet(at), renewals), at))
       }
-      const { expire, countingFrom } = yield* guard.judge(table.leases(), at, takeover)
+      const { expire, countingFrom } = yield* guard.judge((from) => table.counts(at, from), at, takeover)
       const rules = { countingFrom, expire, removeAfter: yield* removeAfter, replicaId: cluster.replicaId }
       const seen = table.candidates(at, rules)
       // Endpoints tied to a connection of a replica that stopped checking in lost that connection.

@@ -28,7 +28,7 @@ import { makeFeed, type RegistryEvent } from "./feed.js"
 import { type Journal, makeJournal, type RegistryState, stateOf } from "./journal.js"
 import { makeLeaseUpkeep } from "./leases.js"
 import { RegistryStore } from "./store.js"
-import { makeLeaseTable } from "./sweep.js"
+import { makeLeaseTable } from "./lease-table.js"
 import { endpointList, serviceSummaries, summarize, visibleEndpoints } from "./view.js"
 import { makeWrites } from "./writes.js"
 
@@ -114,7 +114,7 @@ export const layer: Layer.Layer<Registry, StorageError, RegistryStore | ConfigSe
     const cluster = yield* Cluster
     const guard = yield* makeLeaseGuard({ config, cluster, store: makeProtectionStore(yield* SqlClient.SqlClient) })
     const renewals = makePendingRenewals({ shared: cluster.shared })
-    const table = makeLeaseTable()
+    const table = makeLeaseTable(cluster.replicaId)
     const loaded = yield* store.load
     const initial = stateOf(loaded)
     table.reset(loaded.records.map((record) => [record.registration.id, record] as const))

@@ -1,5 +1,5 @@
 import * as Duration from "effect/Duration"
-import { type Lease, lateAfter, overdue } from "./protection.js"
+import { type Lease, overdue } from "./protection.js"
 import type { EndpointRecord } from "./record.js"
 
 /** The replica part of a connection owner (`<replica>/<connection>`). */
@@ -31,18 +31,6 @@ export const sweepableOf = (record: EndpointRecord): Sweepable | undefined => {
   return lease === undefined && record.criticalSince === undefined && record.connection === undefined
     ? undefined
     : { lease, criticalSince: record.criticalSince, connection: record.connection }
-}
-
-/**
- * Passing leases this replica has not heard from for a while. Heartbeats taken by other replicas
- * renew the stored lease without a change, so these are read from the store before judging.
- */
-export const quietLeases = <K>(entries: Iterable<readonly [K, Sweepable]>, at: number): Array<K> => {
-  const quiet: Array<K> = []
-  for (const [key, { lease }] of entries) {
-    if (lease !== undefined && lease.lapsedAt === undefined && at - lease.lastSeenAt > lease.ttl * lateAfter) quiet.push(key)
-  }
-  return quiet
 }
 
 /** How one sweep judges: from when leases and critical times count, and whether they may expire. */
@@ -87,48 +75,3 @@ export const recordsToSweep = (records: Iterable<EndpointRecord>, at: number, ru
     at,
     rules
   )
-
-/**
- * The sweepable endpoints of the published directory, kept as plain numbers and followed change
- * by change, so that a sweep every 250 ms costs one pass over small objects instead of decoding
- * every record of a large directory again. Heartbeats taken in memory move leases forward here
- * at once. Mutable on purpose, like the pending renewals: it lives inside the registry's scope
- * and is only touched by its owner.
- */
-/** A lease as the table holds it: its own copy, moved forward in place by heartbeats. */
-type HeldLease = { -readonly [K in keyof Lease]: Lease[K] }
-
-export const makeLeaseTable = () => {
-  const entries = new Map<string, Omit<Sweepable, "lease"> & { readonly lease: HeldLease | undefined }>()
-  const follow = (id: string, record: EndpointRecord | undefined) => {
-    const item = record === undefined ? undefined : sweepableOf(record)
-    if (item === undefined) {
-      entries.delete(id)
-      return
-    }
-    // A heartbeat noted here may be newer than the record it came with.
-    const heard = entries.get(id)?.lease?.lastSeenAt ?? 0
-    entries.set(id, { ...item, lease: item.lease === undefined ? undefined : { ...item.lease, lastSeenAt: Math.max(heard, item.lease.lastSeenAt) } })
-  }
-  return {
-    follow,
-    reset: (records: Iterable<readonly [string, EndpointRecord]>) => {
-      entries.clear()
-      for (const [id, record] of records) follow(id, record)
-    },
-    /** Called for every heartbeat taken in memory: moves the table's own copy, allocating nothing. */
-    renew: (id: string, at: number) => {
-      const lease = entries.get(id)?.lease
-      if (lease !== undefined && at > lease.lastSeenAt) lease.lastSeenAt = at
-    },
-    leases: (): Array<Lease> => {
-      const leases: Array<Lease> = []
-      for (const { lease } of entries.values()) if (lease !== undefined) leases.push(lease)
-      return leases
-    },
-    quiet: (at: number) => quietLeases(entries, at),
-    candidates: (at: number, rules: SweepRules) => sweepCandidates(entries, at, rules)
-  }
-}
-
-export type LeaseTable = ReturnType<typeof makeLeaseTable>

@@ -13,7 +13,7 @@ import { countDeregistration } from "./metrics.js"
 import type { Endpoint, EndpointStatus, Registration } from "./model.js"
 import type { PendingRenewals } from "./pending-renewals.js"
 import { type EndpointRecord, sameDeclaration, staticRecords, statusOf, toEndpoint } from "./record.js"
-import type { LeaseTable } from "./sweep.js"
+import type { LeaseTable } from "./lease-table.js"
 
 const newId = (service: string) =>
   Effect.map(Random.nextIntBetween(0, 0xffffffff), (n) => `${service}-${n.toString(16).padStart(8, "0")}`)

@@ -7,6 +7,7 @@ import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import { MinHeap } from "../shared/min-heap.js"
 import { makeStepper, sleepUntil } from "./schedules.js"
 
 /** A place on the timeline: the instant, then the order of arrival. */
@@ -17,56 +18,6 @@ interface Slot {
 }
 
 const before = (a: Slot, b: Slot) => a.at < b.at || (a.at === b.at && a.seq < b.seq)
-
-/**
- * A binary min-heap of slots. It is mutable on purpose: every firing replaces a slot, and a
- * persistent tree would allocate a new path of nodes each time, garbage the collector then has
- * to chase while firings wait. Only the timeline below touches it, always inside `Effect.sync`.
- */
-class SlotHeap {
-  private readonly slots: Array<Slot> = []
-
-  peek(): Slot | undefined {
-    return this.slots[0]
-  }
-
-  push(slot: Slot): void {
-    const slots = this.slots
-    slots.push(slot)
-    let index = slots.length - 1
-    while (index > 0) {
-      const parent = (index - 1) >> 1
-      const child = slots[index]!
-      const above = slots[parent]!
-      if (!before(child, above)) break
-      slots[index] = above
-      slots[parent] = child
-      index = parent
-    }
-  }
-
-  pop(): Slot | undefined {
-    const slots = this.slots
-    const top = slots[0]
-    const last = slots.pop()
-    if (top === undefined || last === undefined || slots.length === 0) return top
-    slots[0] = last
-    let index = 0
-    while (true) {
-      const left = 2 * index + 1
-      const right = left + 1
-      let smallest = index
-      if (left < slots.length && before(slots[left]!, slots[smallest]!)) smallest = left
-      if (right < slots.length && before(slots[right]!, slots[smallest]!)) smallest = right
-      if (smallest === index) break
-      const moved = slots[smallest]!
-      slots[smallest] = slots[index]!
-      slots[index] = moved
-      index = smallest
-    }
-    return top
-  }
-}
 
 interface Timed {
   readonly next: (now: number) => Effect.Effect<Option.Option<number>>
@@ -101,7 +52,8 @@ export interface Timeline {
 }
 
 export const makeTimeline: Effect.Effect<Timeline, never, Scope.Scope> = Effect.gen(function*() {
-  const heap = new SlotHeap()
+  // Mutable: every firing replaces a slot (see MinHeap).
+  const heap = new MinHeap<Slot>(before)
   const sequence = yield* Ref.make(0)
   const runtime = yield* Effect.runtime<never>()
   const scope = yield* Effect.scope
