@@ -34,6 +34,9 @@ const answerAround = (record: EndpointRecord): ((at: number) => string) => {
   return (at) => head + new Date(at).toISOString() + tail
 }
 
+/** Heartbeat answers kept ready (see renewNow). */
+const answersKept = 4096
+
 /** Whether two records of one registration show the same endpoint, but for lastSeenAt. */
 const sameAnswer = (a: EndpointRecord, b: EndpointRecord) =>
   a.service === b.service && a.source === b.source && a.registeredAt === b.registeredAt && statusOf(a) === statusOf(b)
@@ -98,7 +101,7 @@ export const makeWrites = (deps: {
    * Answers the record as it was before, which stays the same object until a real change.
    */
   const renewLease = (service: string, id: string, at: number): EndpointRecord | undefined => {
-    const known = Option.getOrUndefined(HashMap.get(journal.shownNow().records, id))
+    const known = table.recordOf(id) ?? Option.getOrUndefined(HashMap.get(journal.shownNow().records, id))
     if (known === undefined || known.service !== service || known.leaseStatus !== "passing") return undefined
     renewals.note(id, at, ttlMillisOf(known))
     table.renew(id, at)
@@ -106,11 +109,14 @@ export const makeWrites = (deps: {
   }
 
   /**
-   * The heartbeat's answer as JSON, rendered around its lastSeenAt once per registration: many
-   * heartbeats, few changes. Keyed by the registration, which a renewed record keeps, and made
-   * again when anything else the answer shows has moved.
+   * The heartbeat's answer as JSON, rendered around its lastSeenAt for the endpoints heard from
+   * most lately: an endpoint that heartbeats often is answered from its cut, the others are
+   * rendered anew. Bounded, because an answer kept for every endpoint of a large fleet (about
+   * half a kilobyte each) would be old-generation memory the collector keeps marking, for one
+   * heartbeat every few seconds per endpoint. Keyed by the registration, which a renewed record
+   * keeps, and made again when anything else the answer shows has moved.
    */
-  const answers = new WeakMap<Registration, { readonly basis: EndpointRecord; readonly answer: (at: number) => string }>()
+  const answers = new Map<Registration, { readonly basis: EndpointRecord; readonly answer: (at: number) => string }>()
   const renewNow = (service: string, id: string, at: number): string | undefined => {
     const known = renewLease(service, id, at)
     if (known === undefined) return undefined
@@ -118,6 +124,8 @@ export const makeWrites = (deps: {
     if (cached === undefined || !sameAnswer(cached.basis, known)) {
       cached = { basis: known, answer: answerAround(known) }
       answers.set(known.registration, cached)
+      // The earliest kept goes first: a map keeps its insertion order.
+      if (answers.size > answersKept) answers.delete(answers.keys().next().value!)
     }
     return cached.answer(at)
   }
