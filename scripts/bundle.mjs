@@ -1,11 +1,20 @@
 // Bundles the binary into one ES module: loading one file instead of hundreds of small
-// modules is what keeps `miko serve` ready in well under a second.
-import { readFileSync, writeFileSync } from "node:fs"
+// modules is what keeps `miko serve` ready in well under a second. What only a dynamic import
+// asks for (the Swagger UI page of /docs, megabytes of script) goes to a chunk of its own in
+// dist/chunks/, loaded when first needed.
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { build } from "esbuild"
 
-await build({
-  entryPoints: ["dist/main.js"],
-  outfile: "dist/miko.mjs",
+rmSync("dist/chunks", { recursive: true, force: true })
+const { metafile } = await build({
+  entryPoints: { miko: "dist/main.js" },
+  outdir: "dist",
+  entryNames: "[name]",
+  chunkNames: "chunks/[name]-[hash]",
+  outExtension: { ".js": ".mjs" },
+  splitting: true,
+  metafile: true,
   bundle: true,
   platform: "node",
   format: "esm",
@@ -21,9 +30,11 @@ await build({
 // esbuild escapes every non-ASCII character in code, but comments it keeps (a dependency's em dash)
 // may still hold some, and one is enough for V8 to keep the whole 4 MB source as two bytes per
 // character. Left only in comments, each becomes "?" (one for one, so the source map still fits).
-const bundle = readFileSync("dist/miko.mjs", "utf8")
-for (const line of bundle.split("\n")) {
-  const at = line.search(/[^\x00-\x7f]/)
-  if (at !== -1 && !/\/\/|^\s*\*|\/\*/.test(line.slice(0, at))) throw new Error(`non-ASCII outside a comment in the bundle: ${line.trim().slice(0, 120)}`)
+for (const file of Object.keys(metafile.outputs).filter((name) => name.endsWith(".mjs"))) {
+  const bundle = readFileSync(file, "utf8")
+  for (const line of bundle.split("\n")) {
+    const at = line.search(/[^\x00-\x7f]/)
+    if (at !== -1 && !/\/\/|^\s*\*|\/\*/.test(line.slice(0, at))) throw new Error(`non-ASCII outside a comment in ${file}: ${line.trim().slice(0, 120)}`)
+  }
+  if (/[^\x00-\x7f]/.test(bundle)) writeFileSync(file, bundle.replace(/[^\x00-\x7f]/g, "?"))
 }
-if (/[^\x00-\x7f]/.test(bundle)) writeFileSync("dist/miko.mjs", bundle.replace(/[^\x00-\x7f]/g, "?"))

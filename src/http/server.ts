@@ -1,5 +1,4 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
@@ -14,6 +13,7 @@ import { layerSchedulerHandlers } from "../scheduler/http.js"
 import { layerSessionParts, layerWebSocketRoute, makeUpgradeHandler } from "../websocket/server.js"
 import { MikoApi } from "./api.js"
 import { layerConsoleRoute } from "./console.js"
+import { layerDocsRoute } from "./docs.js"
 import { closeConnectionsOnShutdown } from "./connections.js"
 import { makeFastPath } from "./fast-path.js"
 import { FastPathServer } from "./fast-server.js"
@@ -24,7 +24,7 @@ import { layerSystemHandlers } from "./system.js"
 /** The Miko API with every group's handlers, `/openapi.json`, `/docs` and the console at `/ui`. */
 export const layerApi = Layer.mergeAll(
   HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),
-  HttpApiSwagger.layer({ path: "/docs" }),
+  layerDocsRoute,
   layerWebSocketRoute,
   layerConsoleRoute,
   layerMetricsRoute
