@@ -207,21 +207,21 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
     const sql = yield* SqlClient.SqlClient
     const notifications = yield* Notifications
 
-    // The endpoint's renewal row is made with it, so that saving renewals only ever updates rows.
     const upsert = (record: EndpointRecord, body: string) =>
-      Effect.zipRight(
-        sql`INSERT INTO endpoints (id, service, body, updated_at)
+      sql`INSERT INTO endpoints (id, service, body, updated_at)
           VALUES (${record.registration.id}, ${record.service}, ${body}, ${new Date().toISOString()})
-          ON CONFLICT (id) DO UPDATE SET service = excluded.service, body = excluded.body, updated_at = excluded.updated_at`,
-        sql`INSERT INTO endpoint_renewals (id, last_seen_at) VALUES (${record.registration.id}, ${record.lastSeenAt})
-          ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at`
-      )
+          ON CONFLICT (id) DO UPDATE SET service = excluded.service, body = excluded.body, updated_at = excluded.updated_at`
 
     const remove = (id: string) =>
       Effect.zipRight(sql`DELETE FROM endpoints WHERE id = ${id}`, sql`DELETE FROM endpoint_renewals WHERE id = ${id}`)
 
-    /** Each endpoint with its last saved renewal, which may be later than its body's. */
-    const endpointRows = sql`SELECT e.id, e.service, e.body, r.last_seen_at FROM endpoints e LEFT JOIN endpoint_renewals r ON r.id = e.id`
+    /**
+     * Each endpoint with its last saved renewal, which may be later than its body's: the later of
+     * its renewal row and the column of `endpoints` where versions before the table saved them.
+     */
+    const endpointRows = sql`SELECT e.id, e.service, e.body,
+        CASE WHEN r.last_seen_at IS NULL OR e.last_seen_at > r.last_seen_at THEN e.last_seen_at ELSE r.last_seen_at END AS last_seen_at
+      FROM endpoints e LEFT JOIN endpoint_renewals r ON r.id = e.id`
 
     // An upsert that changes nothing still locks the row until commit, in both dialects.
     const lockIndex = sql<{ value: number | string }>`INSERT INTO registry_state (name, value) VALUES ('index', 1)
@@ -254,12 +254,16 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
       touch: (record) =>
         Effect.flatMap(toBody(record), (body) =>
           upsert(record, body).pipe(Effect.asVoid, Effect.mapError(storageError(`saving endpoint ${record.registration.id}`)))),
-      // One UPDATE for each batch; both dialects name the columns of a VALUES list column1, column2.
+      // One statement for each batch; both dialects name the columns of a VALUES list column1, column2.
+      // DISTINCT drops the repeats that fill a batch up (PostgreSQL refuses to upsert a row twice in
+      // one statement); the join leaves out endpoints removed meanwhile.
       renew: (renewals) =>
         Effect.forEach(renewalBatches(renewals), (batch) =>
-          sql`UPDATE endpoint_renewals SET last_seen_at = CAST(v.column2 AS BIGINT)
-            FROM (VALUES ${sql.csv(batch.map(([id, at]) => sql`(${id}, ${at})`))}) AS v
-            WHERE endpoint_renewals.id = v.column1`, { discard: true }).pipe(Effect.mapError(storageError(`saving ${renewals.length} lease renewals`))),
+          sql`INSERT INTO endpoint_renewals (id, last_seen_at)
+            SELECT DISTINCT v.column1, CAST(v.column2 AS BIGINT)
+            FROM (VALUES ${sql.csv(batch.map(([id, at]) => sql`(${id}, ${at})`))}) AS v JOIN endpoints e ON e.id = v.column1
+            WHERE true
+            ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at`, { discard: true }).pipe(Effect.mapError(storageError(`saving ${renewals.length} lease renewals`))),
       get: (id) =>
         sql<EndpointRow>`${endpointRows} WHERE e.id = ${id}`.pipe(
           Effect.mapError(storageError(`reading endpoint ${id}`)),
