@@ -256,12 +256,13 @@ export const layerSql: Layer.Layer<RegistryStore, never, SqlClient.SqlClient | N
           upsert(record, body).pipe(Effect.asVoid, Effect.mapError(storageError(`saving endpoint ${record.registration.id}`)))),
       // One statement for each batch; both dialects name the columns of a VALUES list column1, column2.
       // DISTINCT drops the repeats that fill a batch up (PostgreSQL refuses to upsert a row twice in
-      // one statement); the join leaves out endpoints removed meanwhile.
+      // one statement). Renewals come from the directory as the transaction sees it, so every one
+      // is of an endpoint still there. `WHERE true` tells SQLite's parser the ON is the upsert's.
       renew: (renewals) =>
         Effect.forEach(renewalBatches(renewals), (batch) =>
           sql`INSERT INTO endpoint_renewals (id, last_seen_at)
             SELECT DISTINCT v.column1, CAST(v.column2 AS BIGINT)
-            FROM (VALUES ${sql.csv(batch.map(([id, at]) => sql`(${id}, ${at})`))}) AS v JOIN endpoints e ON e.id = v.column1
+            FROM (VALUES ${sql.csv(batch.map(([id, at]) => sql`(${id}, ${at})`))}) AS v
             WHERE true
             ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at`, { discard: true }).pipe(Effect.mapError(storageError(`saving ${renewals.length} lease renewals`))),
       get: (id) =>

@@ -123,9 +123,10 @@ export const makeWrites = (deps: {
     let cached = answers.get(known.registration)
     if (cached === undefined || !sameAnswer(cached.basis, known)) {
       cached = { basis: known, answer: answerAround(known) }
+      // Full, it starts over: cheaper than evicting one at a time, whose deleted entries an
+      // iterator from the oldest would step over on every eviction.
+      if (answers.size >= answersKept) answers.clear()
       answers.set(known.registration, cached)
-      // The earliest kept goes first: a map keeps its insertion order.
-      if (answers.size > answersKept) answers.delete(answers.keys().next().value!)
     }
     return cached.answer(at)
   }
