@@ -13,7 +13,7 @@ import * as Registry from "./registry/index.js"
 import * as Scheduler from "./scheduler/index.js"
 import { type EnvironmentVariables, provideEnvironment, provideEnvironmentArgument } from "./shared/environment.js"
 import { layerDatabase, type StorageSettings } from "./storage/index.js"
-import { layerLogger, layerMetrics, layerOtel, layerProcessMetrics } from "./telemetry/index.js"
+import { layerHeapMode, layerLogger, layerMetrics, layerOtel, layerProcessMetrics } from "./telemetry/index.js"
 
 /**
  * Where the standalone service reads its configuration from. The environment is the
@@ -124,7 +124,7 @@ const layerObservedSeries = Layer.mergeAll(
  */
 export const layerService = <Options extends ServiceOptions>(options: Options) => {
   const server = layerServe.pipe(Layer.provide(layerNodeServer))
-  const service = Layer.mergeAll(server, layerObservedSeries).pipe(
+  const service = Layer.mergeAll(server, layerObservedSeries, layerHeapMode).pipe(
     Layer.provideMerge(layerCapabilities),
     Layer.provideMerge(layerLogger),
     Layer.provideMerge(layerConfigService),

@@ -124,6 +124,11 @@ export const MikoConfigSchema = Schema.Struct({
     shutdownTimeout: key(PositiveDurationString, {
       default: Duration.seconds(10),
       description: "How long a shutdown waits for in-flight requests and running tasks before interrupting them"
+    }),
+    heap: key(Schema.Literal("compact", "fast"), {
+      default: "compact",
+      description: "compact: the JavaScript heap is collected sooner and gives memory back, for a small resident size; " +
+        "fast: V8's defaults, a larger heap collected less often (the standalone binary only)"
     })
   }),
   http: section("The HTTP server", {
