@@ -1,5 +1,4 @@
 import * as Effect from "effect/Effect"
-import * as FiberMap from "effect/FiberMap"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as ConfigOperations from "../config/operations.js"
@@ -92,10 +91,10 @@ const simpleCommands = {
   "events.fire": command("events.fire", EventArgs, (args) => SchedulerOperations.fireEvent(args.name)),
   "unsubscribe": command("unsubscribe", UnsubscribeArgs, (args, connection) =>
     Effect.gen(function*() {
-      if (!(yield* FiberMap.has(connection.subscriptions, args.subscription))) {
+      if (!(yield* connection.subscriptions.has(args.subscription))) {
         return yield* new UnknownSubscription({ message: `no subscription ${JSON.stringify(args.subscription)} on this connection` })
       }
-      yield* FiberMap.remove(connection.subscriptions, args.subscription)
+      yield* connection.subscriptions.end(args.subscription)
       return { unsubscribed: args.subscription }
     }))
 }

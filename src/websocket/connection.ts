@@ -1,8 +1,8 @@
 import type * as Effect from "effect/Effect"
-import type * as FiberMap from "effect/FiberMap"
 import type * as Ref from "effect/Ref"
 import type { CallerInfo } from "../auth/caller.js"
 import type { ServerMessage } from "./protocol.js"
+import type { SubscriptionTable } from "./subscription-table.js"
 
 /** One client connection, as commands and subscriptions see it. */
 export interface Connection {
@@ -18,7 +18,7 @@ export interface Connection {
   readonly sendText: (text: string | Buffer) => boolean
   /** Closes the connection as a slow consumer. */
   readonly overflow: Effect.Effect<void>
-  readonly subscriptions: FiberMap.FiberMap<string>
+  readonly subscriptions: SubscriptionTable
   readonly nextSubscriptionId: Effect.Effect<string>
 }
 

@@ -8,9 +8,12 @@ const topics = ["endpoints", "config", "tasks", "kv"] as const
 
 const subscriptions = Metric.gauge("miko_websocket_subscriptions", { description: "WebSocket subscriptions running now, by topic (endpoints, config, tasks, kv)" })
 
+/** The gauge of `topic`'s subscriptions. */
+export const subscriptionGauge = (topic: typeof topics[number]) => Metric.tagged(subscriptions, "topic", topic)
+
 /** Counts a subscription of `topic` while `run` runs. */
 export const asSubscription = (topic: typeof topics[number]) => {
-  const gauge = Metric.tagged(subscriptions, "topic", topic)
+  const gauge = subscriptionGauge(topic)
   return <A, E, R>(run: Effect.Effect<A, E, R>) =>
     Effect.acquireUseRelease(Metric.increment(gauge), () => run, () => Metric.incrementBy(gauge, -1))
 }

@@ -5,7 +5,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as FiberMap from "effect/FiberMap"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
@@ -32,6 +31,7 @@ import { WebSocketHub } from "./hub.js"
 import { connections } from "./metrics.js"
 import { ClientMessage, type ServerMessage } from "./protocol.js"
 import { textOf } from "./socket.js"
+import { makeSubscriptionTable } from "./subscription-table.js"
 
 /** What a connection uses while it is open. */
 export type SessionServices = WebSocketHub | ConfigService | Tokens | Lifecycle | Registry | Scheduler | EndpointBroadcast | Kv
@@ -119,7 +119,7 @@ export const startSession = (
     const id = yield* hub.nextId
     yield* Scope.extend(enter(id), scope)
     const caller = yield* Ref.make<CallerInfo | undefined>(headerCaller)
-    const subscriptions = yield* Scope.extend(FiberMap.make<string>(), scope)
+    const subscriptions = yield* Scope.extend(makeSubscriptionTable, scope)
     const subscriptionCounter = yield* Ref.make(0)
     const lastPong = yield* Ref.make(yield* Clock.currentTimeMillis)
 
@@ -191,7 +191,7 @@ export const startSession = (
 
     /** On shutdown: stop subscriptions, let the queue drain (briefly), then close with 1001. */
     const goAway = Effect.gen(function*() {
-      yield* FiberMap.clear(subscriptions)
+      yield* subscriptions.endAll
       yield* Effect.repeat(Effect.sync(() => outbox.pending), { until: (pending) => pending === 0, schedule: Schedule.spaced("10 millis") }).pipe(
         Effect.timeout("2 seconds"),
         Effect.ignore

@@ -1,6 +1,6 @@
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as FiberMap from "effect/FiberMap"
+import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { requireRole } from "../auth/caller.js"
@@ -12,7 +12,7 @@ import * as RegistryOperations from "../registry/operations.js"
 import { ExecutionChange } from "../scheduler/model.js"
 import { Scheduler } from "../scheduler/service.js"
 import type { Connection } from "./connection.js"
-import { asSubscription } from "./metrics.js"
+import { asSubscription, subscriptionGauge } from "./metrics.js"
 import { TooManySubscriptions } from "./errors.js"
 import type { SubscribeArgs } from "./protocol.js"
 
@@ -22,7 +22,7 @@ const encodeExecutionChange = Schema.encodeSync(ExecutionChange)
 const withinSubscriptionLimit = (connection: Connection) =>
   Effect.gen(function*() {
     const { maxSubscriptions } = (yield* (yield* ConfigService).current).websocket
-    if ((yield* FiberMap.size(connection.subscriptions)) >= maxSubscriptions) {
+    if ((yield* connection.subscriptions.size) >= maxSubscriptions) {
       return yield* new TooManySubscriptions({ message: `at most ${maxSubscriptions} subscriptions per connection (websocket.maxSubscriptions)` })
     }
   })
@@ -37,7 +37,7 @@ const startStream = (connection: Connection, topic: "endpoints" | "config" | "ta
       Deferred.await(answered),
       Stream.runForEach(events, (data) => connection.send({ type: "event", topic, subscription, data }))
     )
-    yield* FiberMap.run(connection.subscriptions, subscription, asSubscription(topic)(run), { onlyIfMissing: true })
+    yield* connection.subscriptions.fork(subscription, asSubscription(topic)(run))
     return { data: { subscription }, afterReply: Deferred.succeed(answered, undefined) }
   })
 
@@ -58,9 +58,10 @@ export const subscribe = (connection: Connection, args: SubscribeArgs) =>
         }
         const subscription = yield* connection.nextSubscriptionId
         const key = `${connection.id}/${subscription}`
-        // The subscription lives as a fiber of the connection, so unsubscribing or closing ends it.
-        const membership = Effect.never.pipe(Effect.onInterrupt(() => broadcast.remove(key)))
-        yield* FiberMap.run(connection.subscriptions, subscription, asSubscription("endpoints")(membership))
+        // A member of the broadcast until unsubscribed or closed: the broadcast writes to the socket itself.
+        const gauge = subscriptionGauge("endpoints")
+        yield* Metric.increment(gauge)
+        yield* connection.subscriptions.hold(subscription, Effect.zipRight(broadcast.remove(key), Metric.incrementBy(gauge, -1)))
         const join = broadcast.add(
           { key, subscription, filter, visibility, sendText: connection.sendText, overflow: connection.overflow },
           args.index
