@@ -18,10 +18,11 @@ import { lapsedAt, recordsToSweep, replicaOf } from "./sweep.js"
 
 /**
  * Lease renewals saved in one transaction at most. A transaction writes each page of renewal rows
- * it touched once, so a few thousand renewals of a large directory cost little more than 500 did,
- * while a registration waiting behind them still waits for milliseconds only.
+ * it touched once, so a few thousand renewals of a large directory cost little more than 500 did
+ * (on SQLite with 100,000 endpoints, about 6 µs each at 4,096 a transaction, 12 µs at 512),
+ * while a registration waiting behind them waits for a few tens of milliseconds at most.
  */
-const renewalsPerTransaction = 2048
+const renewalsPerTransaction = 4096
 
 /** `criticalSince` follows the status: set when it turns critical, cleared when it leaves. */
 export const withCriticalSince = (record: EndpointRecord, at: number): EndpointRecord => {

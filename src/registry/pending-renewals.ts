@@ -35,16 +35,20 @@ export const makePendingRenewals = (options: { readonly shared: boolean }) => {
   let pending = new Map<string, Pending>()
   let firstDue = Number.POSITIVE_INFINITY
   return {
-    /** Synchronous, so that the read fast path can take a heartbeat without entering a fiber. */
-    note: (id: string, at: number, ttlMillis: number): void => {
+    /**
+     * Synchronous, so that the read fast path can take a heartbeat without entering a fiber.
+     * True when the lease was renewed already since the last flush.
+     */
+    note: (id: string, at: number, ttlMillis: number): boolean => {
       const known = pending.get(id)
       if (known !== undefined) {
         known.at = Math.max(at, known.at)
-        return
+        return true
       }
       const due = at + Math.min(longestDelayMillis, ttlMillis * shareOfTtl)
       pending.set(id, { at, due })
       firstDue = Math.min(firstDue, due)
+      return false
     },
     /** Every renewal, once the first of them is due at `now` (or whenever `all`); none before. */
     take: (now: number, all = false) =>

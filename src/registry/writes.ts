@@ -100,42 +100,48 @@ export const makeWrites = (deps: {
    * Undefined when the heartbeat is a change (a lapsed lease) or names no known endpoint.
    * Answers the record as it was before, which stays the same object until a real change.
    */
-  const renewLease = (service: string, id: string, at: number): EndpointRecord | undefined => {
+  const passingLease = (service: string, id: string): EndpointRecord | undefined => {
     const known = table.recordOf(id) ?? Option.getOrUndefined(HashMap.get(journal.shownNow().records, id))
-    if (known === undefined || known.service !== service || known.leaseStatus !== "passing") return undefined
-    renewals.note(id, at, ttlMillisOf(known))
-    table.renew(id, at)
-    return known
+    return known === undefined || known.service !== service || known.leaseStatus !== "passing" ? undefined : known
+  }
+
+  /** Takes the renewal; true when the lease was renewed already since the last save (a frequent heartbeat). */
+  const renew = (known: EndpointRecord, at: number): boolean => {
+    table.renew(known.registration.id, at)
+    return renewals.note(known.registration.id, at, ttlMillisOf(known))
   }
 
   /**
-   * The heartbeat's answer as JSON, rendered around its lastSeenAt for the endpoints heard from
-   * most lately: an endpoint that heartbeats often is answered from its cut, the others are
-   * rendered anew. Bounded, because an answer kept for every endpoint of a large fleet (about
-   * half a kilobyte each) would be old-generation memory the collector keeps marking, for one
-   * heartbeat every few seconds per endpoint. Keyed by the registration, which a renewed record
-   * keeps, and made again when anything else the answer shows has moved.
+   * The heartbeat's answer as JSON. An endpoint heard from more than once between two saves of
+   * the renewals gets its answer cut around its lastSeenAt once and kept; the others are
+   * rendered anew, since a fleet's endpoints heartbeat every few seconds each and an answer kept
+   * for every one of them (about half a kilobyte) would be old-generation memory the collector
+   * keeps marking. Keyed by the registration, which a renewed record keeps, and made again when
+   * anything else the answer shows has moved.
    */
   const answers = new Map<Registration, { readonly basis: EndpointRecord; readonly answer: (at: number) => string }>()
   const renewNow = (service: string, id: string, at: number): string | undefined => {
-    const known = renewLease(service, id, at)
+    const known = passingLease(service, id)
     if (known === undefined) return undefined
-    let cached = answers.get(known.registration)
-    if (cached === undefined || !sameAnswer(cached.basis, known)) {
-      cached = { basis: known, answer: answerAround(known) }
-      // Full, it starts over: cheaper than evicting one at a time, whose deleted entries an
-      // iterator from the oldest would step over on every eviction.
-      if (answers.size >= answersKept) answers.clear()
-      answers.set(known.registration, cached)
-    }
-    return cached.answer(at)
+    const again = renew(known, at)
+    const cached = answers.get(known.registration)
+    if (cached !== undefined && sameAnswer(cached.basis, known)) return cached.answer(at)
+    if (!again) return JSON.stringify(toEndpoint({ ...known, lastSeenAt: at }, "internal"))
+    const made = { basis: known, answer: answerAround(known) }
+    // Full, it starts over: cheaper than evicting one at a time, whose deleted entries an
+    // iterator from the oldest would step over on every eviction.
+    if (answers.size >= answersKept) answers.clear()
+    answers.set(known.registration, made)
+    return made.answer(at)
   }
 
   const renewInMemory = (service: string, id: string) =>
     Effect.flatMap(Clock.currentTimeMillis, (at) =>
       Effect.sync(() => {
-        const known = renewLease(service, id, at)
-        return known === undefined ? undefined : toEndpoint({ ...known, lastSeenAt: at }, "internal")
+        const known = passingLease(service, id)
+        if (known === undefined) return undefined
+        renew(known, at)
+        return toEndpoint({ ...known, lastSeenAt: at }, "internal")
       }))
 
   /** A heartbeat that moves a status (a lapsed lease coming back) is a change, durable before it is answered. */
