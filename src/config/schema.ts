@@ -125,10 +125,11 @@ export const MikoConfigSchema = Schema.Struct({
       default: Duration.seconds(10),
       description: "How long a shutdown waits for in-flight requests and running tasks before interrupting them"
     }),
-    heap: key(Schema.Literal("compact", "fast"), {
-      default: "compact",
+    heap: key(Schema.Literal("auto", "compact", "fast"), {
+      default: "auto",
       description: "compact: the JavaScript heap is collected sooner and gives memory back, for a small resident size; " +
-        "fast: V8's defaults, a larger heap collected less often (the standalone binary only)"
+        "fast: V8's defaults, a larger heap collected less often; auto: compact until the heap in use passes 96 MiB " +
+        "(a directory of tens of thousands of endpoints), fast from there (the standalone binary only)"
     })
   }),
   http: section("The HTTP server", {

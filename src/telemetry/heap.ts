@@ -1,23 +1,45 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Stream from "effect/Stream"
+import * as Metric from "effect/Metric"
+import * as Schedule from "effect/Schedule"
 import v8 from "node:v8"
 import { ConfigService } from "../config/service.js"
 
+const mebibytes = 1024 * 1024
+
+const compactGauge = Metric.gauge("miko_process_heap_compact", { description: "1 while the JavaScript heap runs compact (general.heap), 0 while fast" })
+
 /**
- * `general.heap`, applied to the process's V8 live. `compact` has V8 collect sooner and hand
- * memory back (its `--optimize-for-size`): what Miko's requests allocate seldom outlives them,
- * so a small heap costs them little, and resident memory stays near what is live instead of
- * near the last burst's peak (docs/benchmarks.md). `fast` is V8's own default: a larger heap,
- * collected less often. Only the standalone service applies it; in an embedding app the
- * process, and its V8 flags, are the app's.
+ * Where `auto` changes over, with a gap between so that it does not flap: compact up to 48 MiB
+ * in use, fast from 96 MiB. A directory of a few thousand endpoints lives well below the first;
+ * one of 100,000 well above the second.
+ */
+const fastFrom = 96 * mebibytes
+const compactBelow = 48 * mebibytes
+
+/**
+ * `general.heap`, applied to the process's V8 within a quarter of a second of a change. Compact
+ * has V8 collect sooner and hand memory back (its `--optimize-for-size`): resident memory stays
+ * near what is live instead of near the last burst's peak, at little cost while the heap is
+ * small, because what Miko's requests allocate seldom outlives them. On a large heap every
+ * collection has much more to mark: compact would double the cost of a heartbeat at 100,000
+ * endpoints (docs/benchmarks.md), so `auto`, the default, turns fast (V8's own defaults) once
+ * the heap in use passes `fastFrom`. Only the standalone service applies it; in an embedding
+ * app the process, and its V8 flags, are the app's.
  */
 export const layerHeapMode: Layer.Layer<never, never, ConfigService> = Layer.scopedDiscard(
-  Effect.flatMap(ConfigService, (config) =>
-    config.changes.pipe(
-      Stream.map((next) => next.general.heap),
-      Stream.changes,
-      Stream.runForEach((mode) => Effect.sync(() => v8.setFlagsFromString(mode === "compact" ? "--optimize-for-size" : "--no-optimize-for-size"))),
-      Effect.forkScoped
-    ))
+  Effect.gen(function*() {
+    const config = yield* ConfigService
+    // The binary starts compact (bin/miko.js), as a heap grown while starting stays grown; this sets it in any case.
+    let compact: boolean | undefined
+    const follow = Effect.flatMap(config.current, ({ general }) => {
+      const used = v8.getHeapStatistics().used_heap_size
+      const wanted = general.heap === "compact" || (general.heap === "auto" && used < (compact === false ? compactBelow : fastFrom))
+      if (wanted === compact) return Effect.void
+      compact = wanted
+      v8.setFlagsFromString(wanted ? "--optimize-for-size" : "--no-optimize-for-size")
+      return Metric.set(compactGauge, wanted ? 1 : 0)
+    })
+    yield* follow.pipe(Effect.repeat(Schedule.spaced("250 millis")), Effect.forkScoped)
+  })
 )

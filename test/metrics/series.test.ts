@@ -115,4 +115,13 @@ describe("WebSocket, scheduler, cluster and process series", () => {
     for (const name of ["mean", "p99", "max"]) expect(s.samples(`miko_process_event_loop_delay_${name}_seconds`)).toHaveLength(1)
     expect(s.families.find((family) => family.name === "miko_process_gc_duration_seconds")?.type).toBe("histogram")
   })
+
+  it("the heap runs compact on a small directory, fast when general.heap says so, and follows the setting back", async () => {
+    const set = (value: string) => api(`${miko.url}/v1/config/general.heap`, { method: "PUT", token: miko.token(), body: { value } })
+    expect(await until("miko_process_heap_compact", {}, (v) => v === 1)).toBe(1)
+    expect((await set("fast")).status).toBe(200)
+    expect(await until("miko_process_heap_compact", {}, (v) => v === 0)).toBe(0)
+    expect((await set("auto")).status).toBe(200)
+    expect(await until("miko_process_heap_compact", {}, (v) => v === 1)).toBe(1)
+  })
 })
