@@ -7,7 +7,7 @@ import * as Ref from "effect/Ref"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { StorageError } from "../storage/errors.js"
 import type { RegistryChange } from "./model.js"
-import type { EndpointRecord } from "./record.js"
+import { type EndpointRecord, renewInPlace } from "./record.js"
 import { makeGroupCommit, type Unit } from "./group-commit.js"
 import type { LoggedChange, RegistryStore } from "./store.js"
 
@@ -133,14 +133,11 @@ const makeStaging = (initial: RegistryState, follower: JournalFollower) =>
         yield* Ref.update(staged, (states) => [...states, next])
       })
 
-    /**
-     * New versions of known records that no watcher hears about as a change (a renewed lease).
-     * The follower hears of them at publishing, unless it has already (`followed`).
-     */
-    const stageQuietly = (records: ReadonlyArray<EndpointRecord>, followed = false) =>
+    /** New versions of known records that no watcher hears about as a change (a renewed lease). */
+    const stageQuietly = (records: ReadonlyArray<EndpointRecord>) =>
       Effect.zipRight(
         Ref.update(working, (state) => ({ ...state, ...withRenewed(state, records) })),
-        followed ? Effect.void : Ref.update(quietlyChanged, (known) => [...known, ...records.map((record) => record.registration.id)])
+        Ref.update(quietlyChanged, (known) => [...known, ...records.map((record) => record.registration.id)])
       )
 
     const recordOf = (state: RegistryState, id: string) => Option.getOrUndefined(HashMap.get(state.records, id))
@@ -262,11 +259,17 @@ export const makeJournal = (store: RegistryStore["Type"], initial: RegistryState
     const touch = (record: EndpointRecord) => Effect.zipRight(store.touch(record), stageQuietly([record]))
 
     /**
-     * Saves renewed leases: only their last heartbeat, in one statement. The lease table took
-     * each heartbeat as it came, so it need not follow these records again.
+     * Saves renewed leases (each record of the working state with its last heartbeat): only the
+     * heartbeat, in one statement. In memory the records take it in place (see renewInPlace); the
+     * lease table took each heartbeat as it came, so it need not follow them again.
      */
-    const renew = (records: ReadonlyArray<EndpointRecord>) =>
-      Effect.zipRight(store.renew(records.map((record) => [record.registration.id, record.lastSeenAt] as const)), stageQuietly(records, true))
+    const renew = (renewed: ReadonlyArray<readonly [EndpointRecord, number]>) =>
+      Effect.zipRight(
+        store.renew(renewed.map(([record, at]) => [record.registration.id, at] as const)),
+        Effect.sync(() => {
+          for (const [record, at] of renewed) renewInPlace(record, at)
+        })
+      )
 
     /** Reads what other replicas committed; their announcements and a timer both lead here. */
     const sync = serialized(Effect.zipRight(catchUp, publish).pipe(Effect.onError(() => discard)))

@@ -70,10 +70,12 @@ export const makeLeaseUpkeep = (deps: {
       for (let start = 0; start < taken.length; start += renewalsPerTransaction) {
         yield* journal.write(Effect.gen(function*() {
           const { records } = yield* journal.working
-          yield* journal.renew(taken.slice(start, start + renewalsPerTransaction).flatMap(([id, at]) => {
+          const renewed: Array<readonly [EndpointRecord, number]> = []
+          for (const [id, at] of taken.slice(start, start + renewalsPerTransaction)) {
             const record = Option.getOrUndefined(HashMap.get(records, id))
-            return record !== undefined && at > record.lastSeenAt ? [{ ...record, lastSeenAt: at }] : []
-          }))
+            if (record !== undefined && at > record.lastSeenAt) renewed.push([record, at])
+          }
+          yield* journal.renew(renewed)
         })).pipe(Effect.tapError(() => renewals.restore(new Map(taken.slice(start)), now)))
       }
     })
