@@ -124,8 +124,10 @@ const layerObservedSeries = Layer.mergeAll(
  */
 export const layerService = <Options extends ServiceOptions>(options: Options) => {
   const server = layerServe.pipe(Layer.provide(layerNodeServer))
-  const service = Layer.mergeAll(server, layerObservedSeries, layerHeapMode).pipe(
+  const service = Layer.mergeAll(server, layerObservedSeries).pipe(
     Layer.provideMerge(layerCapabilities),
+    // Before the capabilities: the heap's mode for loading the directory.
+    Layer.provideMerge(layerHeapMode),
     Layer.provideMerge(layerLogger),
     Layer.provideMerge(layerConfigService),
     Layer.provideMerge(layerDatabaseOfBaseConfig),

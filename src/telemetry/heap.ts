@@ -17,6 +17,12 @@ const compactGauge = Metric.gauge("miko_process_heap_compact", { description: "1
 const fastFrom = 96 * mebibytes
 const compactBelow = 48 * mebibytes
 
+const apply = (compact: boolean) =>
+  Effect.zipRight(
+    Effect.sync(() => v8.setFlagsFromString(compact ? "--optimize-for-size" : "--no-optimize-for-size")),
+    Metric.set(compactGauge, compact ? 1 : 0)
+  )
+
 /**
  * `general.heap`, applied to the process's V8 within a quarter of a second of a change. Compact
  * has V8 collect sooner and hand memory back (its `--optimize-for-size`): resident memory stays
@@ -30,16 +36,18 @@ const compactBelow = 48 * mebibytes
 export const layerHeapMode: Layer.Layer<never, never, ConfigService> = Layer.scopedDiscard(
   Effect.gen(function*() {
     const config = yield* ConfigService
-    // The binary starts compact (bin/miko.js), as a heap grown while starting stays grown; this sets it in any case.
-    let compact: boolean | undefined
+    // The binary starts compact (bin/miko.js): a heap grown while starting stays grown. The
+    // directory loads next (this layer is built before it), and a large one would take twice as
+    // long to load compact: `auto` loads it fast, and turns compact once it sees a small heap.
+    let compact = (yield* config.current).general.heap === "compact"
+    yield* apply(compact)
     const follow = Effect.flatMap(config.current, ({ general }) => {
       const used = v8.getHeapStatistics().used_heap_size
-      const wanted = general.heap === "compact" || (general.heap === "auto" && used < (compact === false ? compactBelow : fastFrom))
+      const wanted = general.heap === "compact" || (general.heap === "auto" && used < (compact ? fastFrom : compactBelow))
       if (wanted === compact) return Effect.void
       compact = wanted
-      v8.setFlagsFromString(wanted ? "--optimize-for-size" : "--no-optimize-for-size")
-      return Metric.set(compactGauge, wanted ? 1 : 0)
+      return apply(wanted)
     })
-    yield* follow.pipe(Effect.repeat(Schedule.spaced("250 millis")), Effect.forkScoped)
+    yield* Effect.sleep("250 millis").pipe(Effect.zipRight(follow), Effect.forever, Effect.forkScoped)
   })
 )
