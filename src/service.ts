@@ -13,7 +13,7 @@ import * as Registry from "./registry/index.js"
 import * as Scheduler from "./scheduler/index.js"
 import { type EnvironmentVariables, provideEnvironment, provideEnvironmentArgument } from "./shared/environment.js"
 import { layerDatabase, type StorageSettings } from "./storage/index.js"
-import { layerHeapMode, layerLogger, layerMetrics, layerOtel, layerProcessMetrics } from "./telemetry/index.js"
+import { layerHeapMode, layerHeapSettled, layerLogger, layerMetrics, layerOtel, layerProcessMetrics } from "./telemetry/index.js"
 
 /**
  * Where the standalone service reads its configuration from. The environment is the
@@ -125,8 +125,9 @@ const layerObservedSeries = Layer.mergeAll(
 export const layerService = <Options extends ServiceOptions>(options: Options) => {
   const server = layerServe.pipe(Layer.provide(layerNodeServer))
   const service = Layer.mergeAll(server, layerObservedSeries).pipe(
+    // The heap's mode for loading the directory is set before the capabilities, and settled after them.
+    Layer.provideMerge(layerHeapSettled),
     Layer.provideMerge(layerCapabilities),
-    // Before the capabilities: the heap's mode for loading the directory.
     Layer.provideMerge(layerHeapMode),
     Layer.provideMerge(layerLogger),
     Layer.provideMerge(layerConfigService),

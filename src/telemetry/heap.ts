@@ -1,3 +1,4 @@
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -33,12 +34,19 @@ const apply = (compact: boolean) =>
  * the heap in use passes `fastFrom`. Only the standalone service applies it; in an embedding
  * app the process, and its V8 flags, are the app's.
  */
-export const layerHeapMode: Layer.Layer<never, never, ConfigService> = Layer.scopedDiscard(
+export class HeapMode extends Context.Tag("miko/telemetry/HeapMode")<HeapMode, {
+  /** Called once the directory is in memory: follows the setting and the heap from then on. */
+  readonly settle: Effect.Effect<void>
+}>() {}
+
+export const layerHeapMode: Layer.Layer<HeapMode, never, ConfigService> = Layer.scoped(
+  HeapMode,
   Effect.gen(function*() {
     const config = yield* ConfigService
+    const scope = yield* Effect.scope
     // The binary starts compact (bin/miko.js): a heap grown while starting stays grown. The
     // directory loads next (this layer is built before it), and a large one would take twice as
-    // long to load compact: `auto` loads it fast, and turns compact once it sees a small heap.
+    // long to load compact: `auto` loads it fast, and turns compact at `settle` if the heap is small.
     let compact = (yield* config.current).general.heap === "compact"
     yield* apply(compact)
     const follow = Effect.flatMap(config.current, ({ general }) => {
@@ -48,6 +56,10 @@ export const layerHeapMode: Layer.Layer<never, never, ConfigService> = Layer.sco
       compact = wanted
       return apply(wanted)
     })
-    yield* Effect.sleep("250 millis").pipe(Effect.zipRight(follow), Effect.forever, Effect.forkScoped)
+    const watch = Effect.sleep("250 millis").pipe(Effect.zipRight(follow), Effect.forever)
+    return HeapMode.of({ settle: Effect.zipRight(follow, Effect.asVoid(Effect.forkIn(watch, scope))) })
   })
 )
+
+/** Settles the heap's mode once the layers below (the directory among them) are built. */
+export const layerHeapSettled: Layer.Layer<never, never, HeapMode> = Layer.effectDiscard(Effect.flatMap(HeapMode, (heap) => heap.settle))

@@ -1,4 +1,4 @@
-export { layerHeapMode } from "./heap.js"
+export { HeapMode, layerHeapMode, layerHeapSettled } from "./heap.js"
 export { layerLogger } from "./logger.js"
 export { layerMetrics, MetricsCollection, prometheusContentType } from "./metrics.js"
 export { layerOtel } from "./otel.js"
