@@ -2,6 +2,7 @@ import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequ
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
@@ -22,6 +23,7 @@ import { layer as layerBroadcast } from "./broadcast.js"
 import { layerHub, WebSocketHub } from "./hub.js"
 import { initialize as initializeMetrics } from "./metrics.js"
 import { type SessionServices, startSession } from "./session.js"
+import type { HandshakeRefused } from "./errors.js"
 import { handshake, isUpgradeRequest, makeWebSocketServer } from "./socket.js"
 
 /** Why an upgrade is refused, in the API's error envelope. */
@@ -53,24 +55,39 @@ const admit = (headers: IncomingHttpHeaders) =>
   })
 
 /**
- * Admits and opens WebSocket connections. Each connection runs in a scope of its own under the
- * layer's, so whatever is left open when the server stops is closed with it.
+ * Admits and opens WebSocket connections, for the route and the upgrade handler alike. Each
+ * connection runs in a scope of its own under the layer's, so whatever is left open when the
+ * server stops is closed with it.
  */
+class WebSocketSessions extends Context.Tag("miko/websocket/WebSocketSessions")<WebSocketSessions, {
+  readonly run: <A, E>(effect: Effect.Effect<A, E, SessionServices>) => unknown
+  readonly admit: (headers: IncomingHttpHeaders) => Effect.Effect<Either.Either<CallerInfo | undefined, Refusal>>
+  /** Completes the handshake and starts the connection; the effect it returns completes when the connection closes. */
+  readonly open: (
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    caller: CallerInfo | undefined
+  ) => Effect.Effect<Effect.Effect<void>, HandshakeRefused>
+}>() {}
+
 const makeSessions = Effect.gen(function*() {
   const server = yield* makeWebSocketServer
   const run = yield* FiberSet.makeRuntime<SessionServices>()
   const parent = yield* Effect.scope
   const context = yield* Effect.context<SessionServices>()
   yield* initializeMetrics
-  /** Completes the handshake and starts the connection; the effect it returns completes when the connection closes. */
   const open = (request: IncomingMessage, socket: Duplex, head: Buffer, caller: CallerInfo | undefined) =>
     Effect.gen(function*() {
       const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
       const ws = yield* handshake(server, request, socket, head).pipe(Effect.tapError(() => Scope.close(scope, Exit.void)))
       return yield* startSession(ws, caller, scope, run)
     }).pipe(Effect.provide(context))
-  return { run, admit: (headers: IncomingHttpHeaders) => Effect.provide(admit(headers), context), open }
+  return WebSocketSessions.of({ run, admit: (headers) => Effect.provide(admit(headers), context), open })
 })
+
+/** One set of sessions per service, with the hub and the broadcast they share. */
+const layerSessions = Layer.scoped(WebSocketSessions, makeSessions).pipe(Layer.provide([layerHub, layerBroadcast]))
 
 const notWebSocket = () => errorResponse(426, "upgrade_required", "this is the WebSocket endpoint: connect with a WebSocket client")
 
@@ -81,7 +98,7 @@ const notWebSocket = () => errorResponse(426, "upgrade_required", "this is the W
  */
 export const layerWebSocketRoute = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function*() {
-    const sessions = yield* makeSessions
+    const sessions = yield* WebSocketSessions
     yield* router.get("/v1/ws", Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       if (request.headers["upgrade"]?.toLowerCase() !== "websocket") return notWebSocket()
@@ -95,7 +112,7 @@ export const layerWebSocketRoute = HttpApiBuilder.Router.use((router) =>
       return HttpServerResponse.empty()
     }))
   })
-).pipe(Layer.provide([layerHub, layerBroadcast]))
+).pipe(Layer.provide(layerSessions))
 
 /** A refused upgrade: an HTTP answer on the raw socket, which then closes. */
 const refuse = (socket: Duplex, { code, message, status }: Refusal) => {
@@ -115,9 +132,9 @@ const refuse = (socket: Duplex, { code, message, status }: Refusal) => {
 export const makeUpgradeHandler: Effect.Effect<
   (request: IncomingMessage, socket: Duplex, head: Buffer) => boolean,
   never,
-  SessionServices | Scope.Scope
+  WebSocketSessions
 > = Effect.map(
-  makeSessions,
+  WebSocketSessions,
   (sessions) => (request, socket, head) => {
     const path = request.url?.split("?", 1)[0]
     if (path !== "/v1/ws" || request.headers.upgrade?.toLowerCase() !== "websocket") return false
@@ -132,5 +149,5 @@ export const makeUpgradeHandler: Effect.Effect<
   }
 )
 
-/** What the upgrade handler needs beside the service's capabilities. */
-export const layerSessionParts = Layer.merge(layerHub, layerBroadcast)
+/** What the upgrade handler needs beside the service's capabilities: the sessions the route uses too. */
+export const layerSessionParts = layerSessions
