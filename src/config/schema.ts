@@ -127,7 +127,7 @@ export const MikoConfigSchema = Schema.Struct({
     }),
     heap: key(Schema.Literal("auto", "compact", "fast"), {
       default: "auto",
-      description: "compact: the JavaScript heap is collected sooner and gives memory back, for a small resident size; " +
+      description: "compact: the JavaScript heap is collected sooner, keeps its young generation near 4 MiB and gives memory back, for a small resident size; " +
         "fast: V8's defaults, a larger heap collected less often; auto: compact until the heap in use passes 96 MiB " +
         "(a directory of tens of thousands of endpoints), fast from there (the standalone binary only)"
     })

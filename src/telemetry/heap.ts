@@ -18,7 +18,20 @@ const compactGauge = Metric.gauge("miko_process_heap_compact", { description: "1
 const fastFrom = 96 * mebibytes
 const compactBelow = 48 * mebibytes
 
-const apply = (compact: boolean) =>
+/**
+ * Compact also keeps the young generation small: under a burst of requests V8 doubles it up to
+ * 32 MiB, and that space stays resident after the burst. It may grow while under `youngCap`
+ * (checked with the mode, so one more doubling can pass it), then stays: a few more short
+ * collections of what requests leave behind, nearly all of it already dead.
+ * (`--max-semi-space-size` is read only when the heap is made; the growth factor at each growth.)
+ */
+const youngCap = 4 * mebibytes
+
+const youngSize = () => v8.getHeapSpaceStatistics().find((space) => space.space_name === "new_space")?.space_size ?? 0
+
+const growthFactor = (compact: boolean) => compact && youngSize() >= youngCap ? 1 : 2
+
+const applyCompact = (compact: boolean) =>
   Effect.zipRight(
     Effect.sync(() => v8.setFlagsFromString(compact ? "--optimize-for-size" : "--no-optimize-for-size")),
     Metric.set(compactGauge, compact ? 1 : 0)
@@ -48,13 +61,18 @@ export const layerHeapMode: Layer.Layer<HeapMode, never, ConfigService> = Layer.
     // directory loads next (this layer is built before it), and a large one would take twice as
     // long to load compact: `auto` loads it fast, and turns compact at `settle` if the heap is small.
     let compact = (yield* config.current).general.heap === "compact"
-    yield* apply(compact)
+    let factor = 2
+    const followYoung = Effect.sync(() => {
+      const wanted = growthFactor(compact)
+      if (wanted !== factor) v8.setFlagsFromString(`--semi-space-growth-factor=${(factor = wanted)}`)
+    })
+    yield* applyCompact(compact)
     const follow = Effect.flatMap(config.current, ({ general }) => {
       const used = v8.getHeapStatistics().used_heap_size
       const wanted = general.heap === "compact" || (general.heap === "auto" && used < (compact ? fastFrom : compactBelow))
-      if (wanted === compact) return Effect.void
+      if (wanted === compact) return followYoung
       compact = wanted
-      return apply(wanted)
+      return Effect.zipRight(applyCompact(wanted), followYoung)
     })
     const watch = Effect.sleep("250 millis").pipe(Effect.zipRight(follow), Effect.forever)
     return HeapMode.of({ settle: Effect.zipRight(follow, Effect.asVoid(Effect.forkIn(watch, scope))) })
