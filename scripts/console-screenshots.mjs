@@ -14,7 +14,7 @@ const out = join(root, "docs", "console")
 const dir = mkdtempSync(join(tmpdir(), "miko-screens-"))
 writeFileSync(join(dir, "config.yaml"), "http:\n  port: 0\n")
 
-const child = spawn(process.execPath, [join(root, "bin", "miko.js"), "serve"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
+const child = spawn(join(root, "bin", "miko.js"), ["serve"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
 const url = await new Promise((resolveUrl, reject) => {
   let output = ""
   const read = (chunk) => {

@@ -57,7 +57,7 @@ export const killOnExit = (child) => {
  */
 export const startMiko = async (configYaml, { dir = mkdtempSync(join(tmpdir(), "miko-bench-")) } = {}) => {
   writeFileSync(join(dir, "config.yaml"), configYaml)
-  const child = spawn(process.execPath, [join(root, "bin", "miko.js"), "serve"], { cwd: dir, env: cleanEnv(), stdio: ["ignore", "pipe", "pipe"] })
+  const child = spawn(join(root, "bin", "miko.js"), ["serve"], { cwd: dir, env: cleanEnv(), stdio: ["ignore", "pipe", "pipe"] })
   killOnExit(child)
   let output = ""
   const url = await new Promise((resolveUrl, reject) => {

@@ -12,9 +12,9 @@ const runs = smoke ? 1 : Number(positionalArgs()[0] ?? 10)
 const idleMs = smoke ? 200 : 1000
 const baseline = "require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1')"
 
-const measure = async (args, port, cwd) => {
+const measure = async ([command, ...args], port, cwd) => {
   const started = performance.now()
-  const child = spawn(process.execPath, args, { cwd, env: { ...cleanEnv(), PORT: String(port) }, stdio: "ignore" })
+  const child = spawn(command, args, { cwd, env: { ...cleanEnv(), PORT: String(port) }, stdio: "ignore" })
   killOnExit(child)
   const exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)))
   let exitCode
@@ -44,7 +44,7 @@ for (let i = 0; i < runs; i++) {
   // Ports free right now rather than fixed ones, so that other runs on the machine cannot collide with this one.
   const [mikoPort, barePort] = [await freePort(), await freePort()]
   writeFileSync(join(dir, "config.yaml"), `http: { port: ${mikoPort} }\n`)
-  results.bare.push(await measure(["-e", baseline], barePort, dir))
+  results.bare.push(await measure([process.execPath, "-e", baseline], barePort, dir))
   results.miko.push(await measure([join(root, "bin", "miko.js"), "serve"], mikoPort, dir))
   rmSync(dir, { recursive: true, force: true })
 }

@@ -119,7 +119,7 @@ def start_miko(directory: Path, log_name: str) -> Miko:
     log = directory / log_name
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            ["node", str(ROOT / "bin" / "miko.js"), "serve"],
+            [str(ROOT / "bin" / "miko.js"), "serve"],
             cwd=directory,
             env=_environment(),
             stdout=sink,

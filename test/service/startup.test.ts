@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { cleanup, runMiko, tempDir } from "../support/miko.js"
+import { cleanup, runMiko, startMiko, tempDir } from "../support/miko.js"
 
 const dirs: Array<string> = []
 afterEach(() => dirs.splice(0).forEach(cleanup))
@@ -86,5 +86,29 @@ describe("version", () => {
     const { code, stdout } = await runMiko(["version"], { cwd: dir })
     expect(code).toBe(0)
     expect(stdout.trim()).toBe("0.1.0")
+  })
+})
+
+describe("the binary run as a program", () => {
+  const processOf = (pid: number) => ({
+    command: readFileSync(`/proc/${pid}/comm`, "utf8").trim(),
+    env: readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
+  })
+
+  it("is Node itself, in the process started, with malloc handing freed memory back", async () => {
+    const miko = await startMiko()
+    dirs.push(miko.dir)
+    const { command, env } = processOf(miko.child.pid!)
+    expect(command).toBe("node")
+    expect(env).toContain("MALLOC_TRIM_THRESHOLD_=131072")
+    // Signals reach the service itself: a SIGTERM is its graceful shutdown.
+    expect(await miko.stop("SIGTERM")).toBe(0)
+  })
+
+  it("keeps a malloc setting given to it", async () => {
+    const miko = await startMiko({ env: { MALLOC_TRIM_THRESHOLD_: "262144" } })
+    dirs.push(miko.dir)
+    expect(processOf(miko.child.pid!).env).toContain("MALLOC_TRIM_THRESHOLD_=262144")
+    await miko.stop()
   })
 })

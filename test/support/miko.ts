@@ -67,7 +67,7 @@ export const startMiko = async (options: StartOptions = {}): Promise<Miko> => {
   const config = { ...(options.config ?? {}), ...(await testStorage(dir, options.config ?? {})) }
   const http = (config["http"] ?? {}) as Record<string, unknown>
   writeFileSync(join(dir, "config.yaml"), stringify({ ...config, http: { port: 0, ...http } }))
-  const child = spawn(process.execPath, [binPath, "serve", ...(options.args ?? [])], {
+  const child = spawn(binPath, ["serve", ...(options.args ?? [])], {
     cwd: dir,
     env: cleanEnv(options.env, dir),
     stdio: ["ignore", "pipe", "pipe"]

@@ -585,7 +585,7 @@ func startMiko(root string) (*mikoProc, error) {
 	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(config), 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("node", filepath.Join(root, "bin", "miko.js"), "serve")
+	cmd := exec.Command(filepath.Join(root, "bin", "miko.js"), "serve")
 	cmd.Dir = dir
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "MIKO_") {

@@ -79,7 +79,7 @@ class Miko:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "config.yaml").write_text(CONFIG)
         self.process = subprocess.Popen(
-            ["node", str(ROOT / "bin" / "miko.js"), "serve"],
+            [str(ROOT / "bin" / "miko.js"), "serve"],
             cwd=directory,
             env=clean_env(),
             stdout=subprocess.PIPE,
