@@ -7,7 +7,8 @@
 // borrows while compiling the bundle then stays resident for good. `node bin/miko.js` works too,
 // without it. For JavaScript the line is a comment.
 import v8 from "node:v8"
-// `general.heap: compact`, the default, from the first allocation on: a heap that has grown while
-// starting stays grown. The service switches it live when the config says otherwise.
+// `general.heap: compact` from the first allocation on, its young generation held at its first
+// size: a heap that has grown while starting stays grown. The service then follows its config.
 v8.setFlagsFromString("--optimize-for-size")
+v8.setFlagsFromString("--semi-space-growth-factor=1")
 await import("../dist/miko.mjs")

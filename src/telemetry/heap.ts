@@ -61,12 +61,13 @@ export const layerHeapMode: Layer.Layer<HeapMode, never, ConfigService> = Layer.
     // directory loads next (this layer is built before it), and a large one would take twice as
     // long to load compact: `auto` loads it fast, and turns compact at `settle` if the heap is small.
     let compact = (yield* config.current).general.heap === "compact"
-    let factor = 2
+    // Unknown until set here: the binary starts with the young generation held.
+    let factor = 0
     const followYoung = Effect.sync(() => {
       const wanted = growthFactor(compact)
       if (wanted !== factor) v8.setFlagsFromString(`--semi-space-growth-factor=${(factor = wanted)}`)
     })
-    yield* applyCompact(compact)
+    yield* Effect.zipRight(applyCompact(compact), followYoung)
     const follow = Effect.flatMap(config.current, ({ general }) => {
       const used = v8.getHeapStatistics().used_heap_size
       const wanted = general.heap === "compact" || (general.heap === "auto" && used < (compact ? fastFrom : compactBelow))
