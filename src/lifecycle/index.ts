@@ -2,7 +2,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 
@@ -29,11 +29,17 @@ export const layerLifecycle: Layer.Layer<Lifecycle> = Layer.effect(
   Effect.gen(function*() {
     const signal = yield* Deferred.make<void>()
     const held = yield* SubscriptionRef.make(0)
+    const release = SubscriptionRef.update(held, (n) => n - 1)
     return Lifecycle.of({
       beginShutdown: Effect.asVoid(Deferred.succeed(signal, undefined)),
       isShuttingDown: Deferred.isDone(signal),
       shutdown: Deferred.await(signal),
-      hold: Effect.acquireRelease(SubscriptionRef.update(held, (n) => n + 1), () => SubscriptionRef.update(held, (n) => n - 1)),
+      // A plain finalizer of the scope: held once per WebSocket connection, so it keeps no copy of the fiber's state.
+      hold: Effect.uninterruptible(Effect.flatMap(Effect.scope, (scope) =>
+        Effect.zipRight(
+          SubscriptionRef.update(held, (n) => n + 1),
+          Scope.addFinalizer(scope, release)
+        ))),
       drained: held.changes.pipe(Stream.takeUntil((n) => n === 0), Stream.runDrain)
     })
   })

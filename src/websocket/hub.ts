@@ -1,10 +1,12 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Ref from "effect/Ref"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import { ConfigService } from "../config/service.js"
 import { Lifecycle } from "../lifecycle/index.js"
+import { connections } from "./metrics.js"
 
 /** What the hub does for one open connection, on the hub's own pace. */
 export interface Member {
@@ -22,6 +24,8 @@ export interface Member {
  */
 export class WebSocketHub extends Context.Tag("miko/websocket/WebSocketHub")<WebSocketHub, {
   readonly open: Ref.Ref<number>
+  /** Counts a connection as open for as long as the scope lasts. */
+  readonly count: Effect.Effect<void, never, Scope.Scope>
   readonly nextId: Effect.Effect<string>
   /** Puts a connection in the ping and shutdown rounds for as long as the scope lasts. */
   readonly join: (id: string, member: Member) => Effect.Effect<void, never, Scope.Scope>
@@ -45,13 +49,23 @@ export const layerHub: Layer.Layer<WebSocketHub, never, ConfigService | Lifecycl
     )
     yield* lifecycle.shutdown.pipe(Effect.zipRight(everyone((member) => member.goAway)), Effect.forkScoped)
 
+    const open = yield* Ref.make(0)
+    // Built once: a finalizer per open connection should not be an effect of its own.
+    const left = Effect.zipRight(Ref.update(open, (n) => n - 1), Metric.incrementBy(connections, -1))
+
     return WebSocketHub.of({
-      open: yield* Ref.make(0),
+      open,
+      count: Effect.uninterruptible(Effect.flatMap(Effect.scope, (scope) =>
+        Effect.zipRight(
+          Effect.zipRight(Ref.update(open, (n) => n + 1), Metric.increment(connections)),
+          Scope.addFinalizer(scope, left)
+        ))),
       nextId: Effect.map(Ref.updateAndGet(counter, (n) => n + 1), (n) => `ws-${n}`),
       join: (id, member) =>
         Effect.gen(function*() {
           members.set(id, member)
-          yield* Effect.addFinalizer(() => Effect.sync(() => members.delete(id)))
+          // A plain finalizer: one per open connection, so no copy of the fiber's state.
+          yield* Scope.addFinalizer(yield* Effect.scope, Effect.sync(() => members.delete(id)))
           // Joined as shutdown began: the round at shutdown may have missed it.
           if (yield* lifecycle.isShuttingDown) yield* Effect.forkScoped(member.goAway)
         })

@@ -5,7 +5,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
@@ -28,7 +27,6 @@ import { findCommand } from "./commands.js"
 import { closeCodes, type Connection, encodeMessage } from "./connection.js"
 import { InvalidJson, InvalidMessage, MessageTooLarge } from "./errors.js"
 import { WebSocketHub } from "./hub.js"
-import { connections } from "./metrics.js"
 import { ClientMessage, type ServerMessage } from "./protocol.js"
 import { textOf } from "./socket.js"
 import { makeSubscriptionTable } from "./subscription-table.js"
@@ -85,21 +83,24 @@ const runCommand = (message: Extract<ClientMessage, { type: "command" }>, who: C
     })
   )
 
-/** A connection's counters and holds, released when its scope closes, whatever closed it. */
-const enter = (id: string) =>
+/**
+ * A connection's counters and holds, released when its scope closes, whatever closed it. Plain
+ * finalizers of the scope rather than `acquireRelease`, which would keep a copy of the fiber's
+ * state per finalizer for every open connection.
+ */
+const enter = (id: string, scope: Scope.Scope) =>
   Effect.gen(function*() {
     const hub = yield* WebSocketHub
     const lifecycle = yield* Lifecycle
     const registry = yield* Registry
-    yield* lifecycle.hold
-    yield* Effect.acquireRelease(
-      Effect.zipRight(Ref.update(hub.open, (n) => n + 1), Metric.increment(connections)),
-      () => Effect.zipRight(Ref.update(hub.open, (n) => n - 1), Metric.incrementBy(connections, -1))
+    yield* Scope.extend(Effect.zipRight(lifecycle.hold, hub.count), scope)
+    yield* Scope.addFinalizer(
+      scope,
+      Effect.suspend(() =>
+        registry.removeConnection(id).pipe(Effect.catchAll((e) => Effect.logError(`ephemeral endpoints of ${id} not removed: ${e.message}`)))
+      )
     )
-    yield* Effect.addFinalizer(() =>
-      registry.removeConnection(id).pipe(Effect.catchAll((e) => Effect.logError(`ephemeral endpoints of ${id} not removed: ${e.message}`)))
-    )
-  })
+  }).pipe(Effect.uninterruptible)
 
 /**
  * One open connection, driven by its socket's events: no fiber waits on it between messages.
@@ -117,7 +118,7 @@ export const startSession = (
     const tokens = yield* Tokens
     const limits = (yield* (yield* ConfigService).current).websocket
     const id = yield* hub.nextId
-    yield* Scope.extend(enter(id), scope)
+    yield* enter(id, scope)
     const caller = yield* Ref.make<CallerInfo | undefined>(headerCaller)
     const subscriptions = yield* Scope.extend(makeSubscriptionTable, scope)
     const subscriptionCounter = yield* Ref.make(0)

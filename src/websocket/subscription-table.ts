@@ -1,6 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 
 /**
  * A connection's subscriptions by id, each with its own way to end. A stream's subscription is a
@@ -29,7 +29,7 @@ export const makeSubscriptionTable: Effect.Effect<SubscriptionTable, never, Scop
       return ending ?? Effect.void
     })
   const endAll = Effect.suspend(() => Effect.forEach([...ends.keys()], end, { discard: true }))
-  yield* Effect.addFinalizer(() => endAll)
+  yield* Scope.addFinalizer(scope, endAll)
   return {
     size: Effect.sync(() => ends.size),
     has: (id) => Effect.sync(() => ends.has(id)),
