@@ -9,6 +9,7 @@ import type { Endpoint, EndpointFilter, RegistryChange, Visibility } from "../re
 import { type EndpointRecord, toEndpoint } from "../registry/record.js"
 import { Registry } from "../registry/service.js"
 import { visibleEndpoints } from "../registry/view.js"
+import { frameText, type TextFrame } from "./socket.js"
 
 /** One `endpoints` subscription of one connection. */
 export interface EndpointSubscriber {
@@ -18,7 +19,9 @@ export interface EndpointSubscriber {
   readonly visibility: Visibility
   /** Hands a message to the socket at once; false when the connection's outgoing limit is exceeded. */
   readonly sendText: (text: string | Buffer) => boolean
-  /** What to do when `sendText` refused: close the connection as a slow consumer. */
+  /** The same for a change, framed once for all the subscribers it goes to. */
+  readonly sendFrame: (frame: TextFrame) => boolean
+  /** What to do when sending was refused: close the connection as a slow consumer. */
   readonly overflow: Effect.Effect<void>
 }
 
@@ -68,12 +71,12 @@ export const layer: Layer.Layer<EndpointBroadcast, never, Registry> = Layer.scop
           }
           return views.get(visibility)
         }
-        // Subscription ids count per connection, so most subscribers share one: encoded once for all of them.
-        const frames = new Map<string, Buffer>()
+        // Subscription ids count per connection, so most subscribers share one: framed once for all of them.
+        const frames = new Map<string, TextFrame>()
         const frameFor = (visibility: Visibility, subscription: string, data: string) => {
           const key = `${visibility} ${subscription}`
           let frame = frames.get(key)
-          if (frame === undefined) frames.set(key, frame = Buffer.from(eventText(subscription, data)))
+          if (frame === undefined) frames.set(key, frame = frameText(Buffer.from(eventText(subscription, data))))
           return frame
         }
         const overflowed: Array<Effect.Effect<void>> = []
@@ -81,7 +84,7 @@ export const layer: Layer.Layer<EndpointBroadcast, never, Registry> = Layer.scop
           if (change.index <= entry.after) continue
           const view = viewFor(entry.visibility)
           if (view === undefined || !matchesChange(view.endpoint, entry.filter, change.type === "status")) continue
-          if (!entry.sendText(frameFor(entry.visibility, entry.subscription, view.data))) overflowed.push(entry.overflow)
+          if (!entry.sendFrame(frameFor(entry.visibility, entry.subscription, view.data))) overflowed.push(entry.overflow)
         }
         yield* Effect.all(overflowed, { discard: true })
       })

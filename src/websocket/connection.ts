@@ -2,6 +2,7 @@ import type * as Effect from "effect/Effect"
 import type * as Ref from "effect/Ref"
 import type { CallerInfo } from "../auth/caller.js"
 import type { ServerMessage } from "./protocol.js"
+import type { TextFrame } from "./socket.js"
 import type { SubscriptionTable } from "./subscription-table.js"
 
 /** One client connection, as commands and subscriptions see it. */
@@ -16,6 +17,8 @@ export interface Connection {
    * bytes, so one encoding serves many sockets); false when the outgoing limit is exceeded.
    */
   readonly sendText: (text: string | Buffer) => boolean
+  /** The same for a message framed already, written to the socket as it is. */
+  readonly sendFrame: (frame: TextFrame) => boolean
   /** Closes the connection as a slow consumer. */
   readonly overflow: Effect.Effect<void>
   readonly subscriptions: SubscriptionTable

@@ -81,7 +81,7 @@ const makeSessions = Effect.gen(function*() {
     Effect.gen(function*() {
       const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
       const ws = yield* handshake(server, request, socket, head).pipe(Effect.tapError(() => Scope.close(scope, Exit.void)))
-      return yield* startSession(ws, caller, scope, run)
+      return yield* startSession(ws, socket, caller, scope, run)
     }).pipe(Effect.provide(context))
   return WebSocketSessions.of({ run, admit: (headers) => Effect.provide(admit(headers), context), open })
 })

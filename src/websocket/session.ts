@@ -11,6 +11,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import type { WebSocket } from "ws"
+import type { Duplex } from "node:stream"
 import type { CallerInfo } from "../auth/caller.js"
 import { Caller } from "../auth/caller.js"
 import { Tokens } from "../auth/tokens.js"
@@ -28,7 +29,7 @@ import { closeCodes, type Connection, encodeMessage } from "./connection.js"
 import { InvalidJson, InvalidMessage, MessageTooLarge } from "./errors.js"
 import { WebSocketHub } from "./hub.js"
 import { ClientMessage, type ServerMessage } from "./protocol.js"
-import { textOf } from "./socket.js"
+import { textOf, type TextFrame } from "./socket.js"
 import { makeSubscriptionTable } from "./subscription-table.js"
 
 /** What a connection uses while it is open. */
@@ -109,6 +110,8 @@ const enter = (id: string, scope: Scope.Scope) =>
  */
 export const startSession = (
   ws: WebSocket,
+  /** The connection's socket, which `ws` writes to as well. */
+  socket: Duplex,
   headerCaller: CallerInfo | undefined,
   scope: Scope.CloseableScope,
   run: <A, E>(effect: Effect.Effect<A, E, SessionServices>) => unknown
@@ -133,11 +136,24 @@ export const startSession = (
      * closed, and nobody else waits for it.
      */
     const outbox = { pending: 0 }
-    const sendText = (text: string | Buffer): boolean => {
-      if (ws.readyState !== ws.OPEN) return true
+    const sent = () => outbox.pending--
+    const admitted = () => {
       if (outbox.pending >= limits.outgoingQueue) return false
       outbox.pending++
-      ws.send(text, textFrame, () => outbox.pending--)
+      return true
+    }
+    const sendText = (text: string | Buffer): boolean => {
+      if (ws.readyState !== ws.OPEN) return true
+      if (!admitted()) return false
+      ws.send(text, textFrame, sent)
+      return true
+    }
+    // `ws` writes its own frames (pings, the close) to the same socket, in the order they are made;
+    // without permessage-deflate it holds none back.
+    const sendFrame = (frame: TextFrame): boolean => {
+      if (ws.readyState !== ws.OPEN) return true
+      if (!admitted()) return false
+      socket.write(frame, sent)
       return true
     }
     const send = (message: ServerMessage) => Effect.suspend(() => (sendText(encodeMessage(message)) ? Effect.void : overflow))
@@ -146,6 +162,7 @@ export const startSession = (
       caller,
       send,
       sendText,
+      sendFrame,
       overflow,
       subscriptions,
       nextSubscriptionId: Effect.map(Ref.updateAndGet(subscriptionCounter, (n) => n + 1), (n) => `sub-${n}`)

@@ -1,5 +1,6 @@
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as Brand from "effect/Brand"
 import * as Effect from "effect/Effect"
 import type { IncomingMessage } from "node:http"
 import type { Duplex } from "node:stream"
@@ -47,3 +48,27 @@ export const handshake = (
 /** A message's text: a binary frame is read as UTF-8 too, as every message is JSON. */
 export const textOf = (data: RawData): string =>
   (Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? Buffer.from(data) : data).toString()
+
+/** A text message framed once as a server sends it: the same bytes go to every subscriber's socket. */
+export type TextFrame = Buffer & Brand.Brand<"TextFrame">
+const TextFrame = Brand.nominal<TextFrame>()
+
+/**
+ * RFC 6455 §5.2: final fragment of a text message (0x81), unmasked as a server's frames are,
+ * then the payload's length in 7 bits, or 16 or 64 after the marker 126 or 127. `ws` frames a
+ * message anew on each send; a broadcast frames it here once.
+ */
+export const frameText = (payload: Buffer): TextFrame => {
+  const length = payload.length
+  const header = Buffer.alloc(length < 126 ? 2 : length < 65536 ? 4 : 10)
+  header[0] = 0x81
+  if (length < 126) header[1] = length
+  else if (length < 65536) {
+    header[1] = 126
+    header.writeUInt16BE(length, 2)
+  } else {
+    header[1] = 127
+    header.writeBigUInt64BE(BigInt(length), 2)
+  }
+  return TextFrame(Buffer.concat([header, payload]))
+}

@@ -63,7 +63,7 @@ export const subscribe = (connection: Connection, args: SubscribeArgs) =>
         yield* Metric.increment(gauge)
         yield* connection.subscriptions.hold(subscription, Effect.zipRight(broadcast.remove(key), Metric.incrementBy(gauge, -1)))
         const join = broadcast.add(
-          { key, subscription, filter, visibility, sendText: connection.sendText, overflow: connection.overflow },
+          { key, subscription, filter, visibility, sendText: connection.sendText, sendFrame: connection.sendFrame, overflow: connection.overflow },
           args.index
         )
         return { data: { subscription }, afterReply: join }
