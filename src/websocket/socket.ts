@@ -14,7 +14,9 @@ import { HandshakeRefused } from "./errors.js"
  * send callbacks (to notice a slow reader), protocol-level pings, and terminating a dead peer.
  */
 export const makeWebSocketServer: Effect.Effect<WebSocketServer> = Effect.sync(() =>
-  new WebSocketServer({ noServer: true, clientTracking: false })
+  // No permessage-deflate: a broadcast writes frames framed once straight to the sockets
+  // (`frameText`), which is sound only while `ws` holds no frame back to compress it.
+  new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false })
 )
 
 /** Whether Node received the request as an upgrade (`Connection: Upgrade`), so its socket may be taken over. */
