@@ -10,7 +10,7 @@ import { BaseConfig } from "../config/load.js"
 import { layerKvHandlers } from "../kv/http.js"
 import { layerRegistryHandlers } from "../registry/http.js"
 import { layerSchedulerHandlers } from "../scheduler/http.js"
-import { layerSessionParts, layerWebSocketRoute, makeUpgradeHandler } from "../websocket/server.js"
+import { layerSessions, layerWebSocketRoute, makeUpgradeHandler } from "../websocket/server.js"
 import { MikoApi } from "./api.js"
 import { layerConsoleRoute } from "./console.js"
 import { layerDocsRoute } from "./docs.js"
@@ -47,7 +47,7 @@ export const layerNodeServer = Layer.unwrapScoped(
       port: resolved.config.http.port
     })
   })
-).pipe(Layer.provide(layerSessionParts))
+).pipe(Layer.provide(layerSessions))
 
 /** Serves the API; logs one line when listening. */
 export const layerServe = HttpApiBuilder.serve(HttpMiddleware.withLoggerDisabled).pipe(

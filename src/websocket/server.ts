@@ -86,8 +86,11 @@ const makeSessions = Effect.gen(function*() {
   return WebSocketSessions.of({ run, admit: (headers) => Effect.provide(admit(headers), context), open })
 })
 
-/** One set of sessions per service, with the hub and the broadcast they share. */
-const layerSessions = Layer.scoped(WebSocketSessions, makeSessions).pipe(Layer.provide([layerHub, layerBroadcast]))
+/**
+ * One set of sessions per service, with the hub and the broadcast they share: the route's, and
+ * what the upgrade handler needs beside the service's capabilities.
+ */
+export const layerSessions = Layer.scoped(WebSocketSessions, makeSessions).pipe(Layer.provide([layerHub, layerBroadcast]))
 
 const notWebSocket = () => errorResponse(426, "upgrade_required", "this is the WebSocket endpoint: connect with a WebSocket client")
 
@@ -148,6 +151,3 @@ export const makeUpgradeHandler: Effect.Effect<
     return true
   }
 )
-
-/** What the upgrade handler needs beside the service's capabilities: the sessions the route uses too. */
-export const layerSessionParts = layerSessions
